@@ -1,0 +1,33 @@
+"""embed: run the frozen image and text encoders once over every frame, and cache the features."""
+import torch
+
+from storyseq import features, params as P
+from storyseq.atomic import atomic_path
+from storyseq.encoders import load_image_encoder, load_text_encoder
+from storyseq.errors import run_stage
+from storyseq.runtime import resolve_device, seed_everything
+
+
+def main():
+    e = P.load("embed").embed
+    device = resolve_device(e["device"], "embed.device")
+    seed_everything(0)
+    image_encoder, text_encoder = load_image_encoder(e["image_encoder"]), load_text_encoder(e["text_encoder"])
+    cache = features.embed_frames("data/frames.parquet", image_encoder, text_encoder, e["image_size"],
+                                  e["target_size"], e["max_tokens"], e["batch_size"], device)
+    tokenizer = text_encoder.tokenizer
+    meta = {
+        "image_encoder": image_encoder.name, "image_dim": image_encoder.dim,
+        "text_encoder": text_encoder.name, "text_dim": text_encoder.dim,
+        "image_size": e["image_size"], "target_size": e["target_size"], "max_tokens": e["max_tokens"],
+        "tokenizer": text_encoder.name if text_encoder.name != "test_tiny_bert" else "all-MiniLM-L6-v2",
+        "pad_id": tokenizer.pad_token_id, "bos_id": tokenizer.cls_token_id, "eos_id": tokenizer.sep_token_id,
+        "unk_id": tokenizer.unk_token_id, "n_frames": len(cache["story_ids"]), "torch": torch.__version__,
+    }
+    with atomic_path("data/features") as tmp:
+        features.save(cache, meta, tmp)
+    print(f"embed: {meta['n_frames']} frames -> data/features ({image_encoder.name}, {text_encoder.name})")
+
+
+if __name__ == "__main__":
+    run_stage(main)

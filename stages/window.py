@@ -1,0 +1,74 @@
+"""window: validate stories, parse frames, split by story and cut sliding windows."""
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from storyseq import params as P
+from storyseq.atomic import atomic_path, write_json
+from storyseq.errors import StageError, run_stage
+from storyseq.windows import (FRAME_SCHEMA, SPLITS, WINDOW_SCHEMA, InvalidStory, Summary, assign_splits,
+                              check_images, read_batches, story_frames, window_rows)
+
+RAW = "data/raw/stories.parquet"
+
+
+def skip(summary, story_id, err):
+    summary.skipped[err.reason] += 1
+    tqdm.write(f"skip story {story_id!r}: {err}", file=sys.stderr)
+
+
+def main():
+    params = P.load("window")
+    w = params.window
+    summary, seen, texts = Summary(), set(), {}
+    # Pass 1: the text of every story (cheap), so that splits are drawn among valid stories.
+    for batch in read_batches(RAW, ["story_id", "story", "frame_count"]):
+        for row in batch:
+            summary.read += 1
+            try:
+                texts[row["story_id"]] = story_frames(row["story_id"], row["story"], row["frame_count"], w["k"], seen)
+            except InvalidStory as err:
+                skip(summary, row["story_id"], err)
+    if not texts:
+        raise StageError(f"window: no valid story remains of {summary.read} read ({dict(summary.skipped)})")
+    split_of = assign_splits(texts, w["val_fraction"], w["test_fraction"], w["seed"])
+    # Pass 2: decode images and write frames and windows, a batch of stories at a time.
+    with atomic_path("data/frames.parquet") as frames_tmp, atomic_path("data/windows.parquet") as windows_tmp, \
+            pq.ParquetWriter(frames_tmp, FRAME_SCHEMA) as frames_out, \
+            pq.ParquetWriter(windows_tmp, WINDOW_SCHEMA) as windows_out:
+        done = set()
+        for batch in tqdm(read_batches(RAW, ["story_id", "images"]), desc="window", unit="batch"):
+            frame_rows, windows = [], []
+            for row in batch:
+                sid = row["story_id"]
+                if sid not in texts or sid in done:
+                    continue
+                done.add(sid)
+                try:
+                    check_images(row["images"] or [], len(texts[sid]))
+                except InvalidStory as err:
+                    skip(summary, sid, err)
+                    continue
+                split = split_of[sid]
+                frame_rows += [{"story_id": sid, "frame": i, "split": split, "text": plain, "tagged_text": tagged,
+                                "image": image["bytes"]}
+                               for i, ((tagged, plain), image) in enumerate(zip(texts[sid], row["images"]), 1)]
+                windows += window_rows(sid, split, len(texts[sid]), w["k"], w["stride"])
+                summary.stories[split] += 1
+                summary.frames[split] += len(texts[sid])
+            for item in windows:
+                summary.windows[item["split"]] += 1
+            frames_out.write_table(pa.Table.from_pylist(frame_rows, schema=FRAME_SCHEMA))
+            windows_out.write_table(pa.Table.from_pylist(windows, schema=WINDOW_SCHEMA))
+        empty = [s for s in SPLITS if summary.windows[s] == 0]
+        if empty:
+            raise StageError(f"window: the {'/'.join(empty)} split has no windows ({summary.stories[empty[0]]} stories); "
+                             "raise data.n_stories or window.val_fraction/test_fraction")
+    write_json("metrics/data.json", summary.as_dict())
+    print(f"window: {summary.as_dict()}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

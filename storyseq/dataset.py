@@ -1,0 +1,54 @@
+"""Windows as index tensors into the feature cache, and the compact decoder vocabulary."""
+import pyarrow.parquet as pq
+import torch
+
+from storyseq.errors import StageError
+
+
+def load_windows(path, cache):
+    """{split: {"inputs": (W, K) rows, "target": (W,) rows, "story_ids": [...]}} over the cache's rows."""
+    row_of = {(sid, int(f)): i for i, (sid, f) in enumerate(zip(cache["story_ids"], cache["frames"]))}
+    table = pq.read_table(path).to_pydict()
+    splits = {}
+    for sid, split, inputs, target in zip(table["story_id"], table["split"], table["inputs"], table["target"]):
+        try:
+            rows = [row_of[(sid, f)] for f in inputs] + [row_of[(sid, target)]]
+        except KeyError as err:
+            raise StageError(f"story {sid}: frame {err.args[0][1]} of a window is not in data/features; rerun embed")
+        part = splits.setdefault(split, {"inputs": [], "target": [], "story_ids": []})
+        part["inputs"].append(rows[:-1])
+        part["target"].append(rows[-1])
+        part["story_ids"].append(sid)
+    return {split: {"inputs": torch.tensor(p["inputs"]), "target": torch.tensor(p["target"]),
+                    "story_ids": p["story_ids"]} for split, p in splits.items()}
+
+
+class Vocabulary:
+    """The decoder's output vocabulary: pad, bos, eos and unk, then the tokenizer ids seen in
+    training frames. Decoding over these few hundred ids instead of the tokenizer's 30k keeps
+    the softmax cheap; a test token never seen in training maps to unk and counts as a miss."""
+
+    pad, bos, eos, unk = 0, 1, 2, 3
+
+    def __init__(self, ids):
+        self.ids = torch.as_tensor(ids, dtype=torch.long)
+        self._index = torch.full((int(self.ids.max()) + 1,), self.unk, dtype=torch.long)
+        self._index[self.ids] = torch.arange(len(self.ids))
+
+    @classmethod
+    def from_tokens(cls, token_ids, pad_id, bos_id, eos_id, unk_id):
+        specials = [pad_id, bos_id, eos_id, unk_id]
+        return cls(specials + sorted(set(token_ids.flatten().tolist()) - set(specials)))
+
+    def __len__(self):
+        return len(self.ids)
+
+    def encode(self, token_ids):
+        """Tokenizer ids -> vocabulary indices (unseen ids -> unk)."""
+        token_ids = token_ids.long()
+        inside = token_ids < len(self._index)
+        return torch.where(inside, self._index[token_ids.clamp(max=len(self._index) - 1)], self.unk)
+
+    def decode(self, indices):
+        """Vocabulary indices -> tokenizer ids."""
+        return self.ids[indices]

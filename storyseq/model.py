@@ -1,0 +1,83 @@
+"""The story model: projections into a shared space, a fused LSTM over the K input frames,
+an image decoder and a GRU text decoder."""
+import torch
+from torch import nn
+
+
+class ImageDecoder(nn.Module):
+    """context -> Linear -> ConvTranspose stack -> (3, size, size) in [0, 1]."""
+
+    def __init__(self, hidden_dim, size, base=4, channels=128):
+        super().__init__()
+        self.base, self.channels = base, channels
+        self.fc = nn.Linear(hidden_dim, channels * base * base)
+        layers, c = [], channels
+        while base < size:
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), nn.ReLU()]
+            c, base = c // 2, base * 2
+        self.up = nn.Sequential(*layers, nn.Conv2d(c, 3, 3, padding=1), nn.Sigmoid())
+
+    def forward(self, context):
+        x = torch.relu(self.fc(context)).view(-1, self.channels, self.base, self.base)
+        return self.up(x)
+
+
+class TextDecoder(nn.Module):
+    """A GRU language model started from the story context, which it also sees at every step."""
+
+    def __init__(self, vocab_size, hidden_dim, dropout):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, hidden_dim, padding_idx=0)
+        self.init = nn.Linear(hidden_dim, hidden_dim)
+        self.gru = nn.GRU(2 * hidden_dim, hidden_dim, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_dim, vocab_size)
+
+    def start(self, context):
+        """The GRU's initial state for a batch of contexts."""
+        return torch.tanh(self.init(context)).unsqueeze(0)
+
+    def step(self, tokens, state, context):
+        """Logits for the next token after `tokens` (B, T); returns (logits (B, T, V), state)."""
+        x = self.drop(self.embed(tokens))
+        x = torch.cat([x, context.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
+        out, state = self.gru(x, state)
+        return self.out(out), state
+
+
+class StoryModel(nn.Module):
+    def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout):
+        super().__init__()
+        self.image_proj = nn.Linear(image_dim, embed_dim)
+        self.text_proj = nn.Linear(text_dim, embed_dim)
+        self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
+        self.lstm = nn.LSTM(hidden_dim, hidden_dim, batch_first=True)
+        self.image_decoder = ImageDecoder(hidden_dim, target_size)
+        self.text_decoder = TextDecoder(vocab_size, hidden_dim, dropout)
+
+    def project(self, image_features, text_features):
+        """Per-frame projections into the shared (contrastive) space."""
+        return self.image_proj(image_features), self.text_proj(text_features)
+
+    def context(self, image_emb, text_emb):
+        """(B, K, D) projections -> (story context (B, H), LSTM outputs (B, K, H))."""
+        steps, _ = self.lstm(self.fuse(torch.cat([image_emb, text_emb], dim=-1)))
+        return steps[:, -1], steps
+
+    def forward(self, image_emb, text_emb, decoder_input):
+        """Teacher-forced outputs: (predicted image, next-token logits)."""
+        context, _ = self.context(image_emb, text_emb)
+        logits, _ = self.text_decoder.step(decoder_input, self.text_decoder.start(context), context)
+        return self.image_decoder(context), logits
+
+    def window_context(self, image_features, text_features, inputs):
+        """Context and LSTM outputs for windows given as (B, K) rows into the feature tensors."""
+        return self.context(*self.project(image_features[inputs], text_features[inputs]))
+
+
+def build(config, state=None):
+    """A StoryModel from its saved config (and weights)."""
+    model = StoryModel(**config)
+    if state is not None:
+        model.load_state_dict(state)
+    return model

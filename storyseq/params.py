@@ -1,0 +1,93 @@
+"""params.yaml: loading and validation. Every key is checked at stage start, and a bad
+value stops the stage with a one-line error that names the key."""
+import yaml
+
+from storyseq.errors import StageError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _choice(*allowed):
+    return str, lambda v: v in allowed, f"one of {', '.join(allowed)}"
+
+
+def _int(lo, hi=None):
+    return int, lambda v: v >= lo and (hi is None or v <= hi), f"an integer >= {lo}" + (f" and <= {hi}" if hi else "")
+
+
+def _float(lo, hi, open_lo=False):
+    ok = (lambda v: lo < v <= hi) if open_lo else (lambda v: lo <= v <= hi)
+    return float, ok, f"a number in {'(' if open_lo else '['}{lo}, {hi}]"
+
+
+_TEXT = (str, lambda v: bool(v.strip()), "a non-empty string")
+
+SCHEMA = {
+    "data.source": _choice("synthetic", "hub", "parquet"),
+    "data.path": _TEXT,
+    "data.hub_name": _TEXT,
+    "data.revision": _TEXT,
+    "data.split": _TEXT,
+    "data.n_stories": _int(1),
+    "data.seed": _int(0),
+    "window.k": _int(1),
+    "window.stride": _int(1),
+    "window.val_fraction": _float(0.0, 1.0, open_lo=True),
+    "window.test_fraction": _float(0.0, 1.0, open_lo=True),
+    "window.seed": _int(0),
+    "embed.image_encoder": _choice("efficientnet_lite0", "resnet18", "resnet50", "test_tiny_cnn"),
+    "embed.text_encoder": _choice("all-MiniLM-L6-v2", "distilbert-base-uncased", "test_tiny_bert"),
+    "embed.image_size": _int(32, 1024),
+    "embed.target_size": (int, lambda v: v in (16, 32, 64, 128), "one of 16, 32, 64, 128"),
+    "embed.max_tokens": _int(8, 512),
+    "embed.batch_size": _int(1),
+    "embed.device": _choice(*DEVICES),
+    "model.embed_dim": _int(8),
+    "model.hidden_dim": _int(8),
+    "model.dropout": _float(0.0, 0.9),
+    "train.epochs": _int(1),
+    "train.batch_size": _int(2),
+    "train.lr": _float(0.0, 1.0, open_lo=True),
+    "train.weight_decay": _float(0.0, 1.0),
+    "train.lambda_contrastive": _float(0.0, 100.0),
+    "train.temperature": _float(0.0, 10.0, open_lo=True),
+    "train.seed": _int(0),
+    "train.device": _choice(*DEVICES),
+    "evaluate.beam_size": _int(1, 32),
+    "evaluate.max_new_tokens": _int(1, 512),
+    "plot.n_examples": _int(1, 32),
+}
+
+
+class Params(dict):
+    """Nested params with attribute access by section: p.train['lr']."""
+
+    def __getattr__(self, section):
+        try:
+            return self[section]
+        except KeyError:
+            raise AttributeError(section) from None
+
+
+def validate(params, keys):
+    """Check each dotted key of `keys` against SCHEMA; raise StageError naming the first bad key."""
+    for key in keys:
+        section, name = key.split(".")
+        if name not in params.get(section, {}):
+            raise StageError(f"params.yaml: missing key {key}")
+        value = params[section][name]
+        kind, ok, expect = SCHEMA[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = params[section][name] = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool) or not ok(value):
+            raise StageError(f"params.yaml: {key} must be {expect}, got {value!r}")
+    if "window.test_fraction" in keys and params["window"]["val_fraction"] + params["window"]["test_fraction"] >= 1:
+        raise StageError("params.yaml: window.val_fraction + window.test_fraction must be < 1 to leave training stories")
+
+
+def load(*sections, path="params.yaml"):
+    """Load params.yaml and validate every key of the given sections."""
+    with open(path) as f:
+        params = Params(yaml.safe_load(f))
+    validate(params, [k for k in SCHEMA if k.split(".")[0] in sections])
+    return params

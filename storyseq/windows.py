@@ -1,0 +1,104 @@
+"""Story validation, per-frame rows, story-level splits and sliding windows."""
+import io
+import random
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from storyseq import markup
+
+SPLITS = ("train", "val", "test")
+FRAME_SCHEMA = pa.schema([
+    ("story_id", pa.string()), ("frame", pa.int32()), ("split", pa.string()),
+    ("text", pa.string()), ("tagged_text", pa.string()), ("image", pa.binary()),
+])
+WINDOW_SCHEMA = pa.schema([
+    ("story_id", pa.string()), ("split", pa.string()),
+    ("inputs", pa.list_(pa.int32())), ("target", pa.int32()),
+])
+
+
+class InvalidStory(ValueError):
+    """A story the window stage skips; `reason` is the summary key."""
+
+    def __init__(self, reason, detail):
+        super().__init__(detail)
+        self.reason = reason
+
+
+def story_frames(story_id, story_bytes, n_images, k, seen):
+    """Validate one story's text; return its [(tagged, plain)] frames or raise InvalidStory."""
+    if story_id in seen:
+        raise InvalidStory("duplicate_story_id", "story_id already seen")
+    seen.add(story_id)
+    try:
+        story = story_bytes.decode("utf-8") if story_bytes is not None else ""
+    except UnicodeDecodeError as err:
+        raise InvalidStory("invalid_text", f"story text is not valid UTF-8 ({err.reason} at byte {err.start})")
+    if not story.strip():
+        raise InvalidStory("invalid_text", "story text is empty")
+    try:
+        frames = markup.frame_texts(story, n_images)
+    except ValueError as err:
+        reason = "segment_count_mismatch" if "segments for" in str(err) else "missing_or_empty_segment"
+        raise InvalidStory(reason, str(err))
+    if n_images < k + 1:
+        raise InvalidStory("too_short", f"{n_images} frames, fewer than window.k+1={k + 1}")
+    return frames
+
+
+def check_images(images, n_segments):
+    """Check the image count against the segments, and decode every image; raise InvalidStory."""
+    if len(images) != n_segments:
+        raise InvalidStory("segment_count_mismatch", f"{n_segments} <gdi> segments for {len(images)} images")
+    for number, image in enumerate(images, 1):
+        try:
+            with Image.open(io.BytesIO(image["bytes"])) as img:
+                img.load()
+        except Exception as err:  # PIL raises many types for corrupt data
+            raise InvalidStory("undecodable_image", f"image {number} does not decode ({type(err).__name__})")
+
+
+def assign_splits(story_ids, val_fraction, test_fraction, seed):
+    """Shuffle story ids with seed and cut them into train/val/test by story."""
+    ids = sorted(story_ids)
+    random.Random(seed).shuffle(ids)
+    n_test = max(1, round(len(ids) * test_fraction))
+    n_val = max(1, round(len(ids) * val_fraction))
+    return {sid: ("test" if i < n_test else "val" if i < n_test + n_val else "train") for i, sid in enumerate(ids)}
+
+
+def window_rows(story_id, split, n_frames, k, stride):
+    """Sliding windows of k input frames and the next frame as target (1-based frames)."""
+    return [{"story_id": story_id, "split": split, "inputs": list(range(start, start + k)), "target": start + k}
+            for start in range(1, n_frames - k + 1, stride)]
+
+
+def read_batches(path, columns, batch_size=32):
+    """Yield the raw stories as lists of dicts, a batch at a time, with `story` as bytes."""
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+        if "story" in columns:
+            batch = batch.set_column(batch.schema.get_field_index("story"), "story",
+                                     batch.column("story").cast(pa.binary()))
+        yield batch.to_pylist()
+
+
+class Summary:
+    """Counts for metrics/data.json."""
+
+    def __init__(self):
+        self.read, self.skipped = 0, Counter()
+        self.frames, self.windows, self.stories = Counter(), Counter(), Counter()
+
+    def as_dict(self):
+        return {
+            "stories_read": self.read,
+            "stories_kept": sum(self.stories.values()),
+            "skipped": dict(sorted(self.skipped.items())),
+            "stories": {s: self.stories[s] for s in SPLITS},
+            "frames": {s: self.frames[s] for s in SPLITS},
+            "windows": {s: self.windows[s] for s in SPLITS},
+        }
