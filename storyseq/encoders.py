@@ -95,6 +95,13 @@ def _bundled_minilm():
     return str(get_model_path())
 
 
+def load_tokenizer(name):
+    """The tokenizer of a text encoder, for decoding and scoring."""
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(_bundled_minilm() if name == "all-MiniLM-L6-v2" else name,
+                                         local_files_only=not hub_reachable())
+
+
 def load_text_encoder(name):
     """The frozen text encoder named by embed.text_encoder, with its tokenizer."""
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel

@@ -38,7 +38,7 @@ def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_si
         "text_features": torch.empty(n, text_encoder.dim),
         "target_images": torch.empty(n, 3, target_size, target_size, dtype=torch.uint8),
         "token_ids": torch.full((n, max_tokens), tokenizer.pad_token_id, dtype=torch.int32),
-        "story_ids": [], "frames": [],
+        "story_ids": [], "frames": [], "texts": [],
     }
     image_encoder.net.to(device, memory_format=torch.channels_last)
     text_encoder.model.to(device)
@@ -56,6 +56,7 @@ def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_si
                 cache["token_ids"][i, :len(seq)] = torch.tensor(seq, dtype=torch.int32)
             cache["story_ids"] += rows["story_id"]
             cache["frames"] += rows["frame"]
+            cache["texts"] += rows["text"]
             bar.update(end - start)
             start = end
     cache["frames"] = torch.tensor(cache["frames"], dtype=torch.int32)

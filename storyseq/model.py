@@ -5,7 +5,11 @@ from torch import nn
 
 
 class ImageDecoder(nn.Module):
-    """context -> Linear -> ConvTranspose stack -> (3, size, size) in [0, 1]."""
+    """context -> Linear -> ConvTranspose stack -> (3, size, size) in [0, 1].
+
+    The stack paints a colour image and a keep-gate; the prediction is the gated blend of
+    frame K's image and the painted one. The gate starts near "keep", so the decoder starts
+    from copying the last frame and learns where the scene changes."""
 
     def __init__(self, hidden_dim, size, base=4, channels=128):
         super().__init__()
@@ -15,11 +19,15 @@ class ImageDecoder(nn.Module):
         while base < size:
             layers += [nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), nn.ReLU()]
             c, base = c // 2, base * 2
-        self.up = nn.Sequential(*layers, nn.Conv2d(c, 3, 3, padding=1), nn.Sigmoid())
+        head = nn.Conv2d(c, 4, 3, padding=1)
+        with torch.no_grad():
+            head.bias[3] = 2.0
+        self.up = nn.Sequential(*layers, head, nn.Sigmoid())
 
-    def forward(self, context):
-        x = torch.relu(self.fc(context)).view(-1, self.channels, self.base, self.base)
-        return self.up(x)
+    def forward(self, context, last_image):
+        x = self.up(torch.relu(self.fc(context)).view(-1, self.channels, self.base, self.base))
+        colour, keep = x[:, :3], x[:, 3:]
+        return keep * last_image + (1 - keep) * colour
 
 
 class TextDecoder(nn.Module):
@@ -48,8 +56,8 @@ class TextDecoder(nn.Module):
 class StoryModel(nn.Module):
     def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout):
         super().__init__()
-        self.image_proj = nn.Linear(image_dim, embed_dim)
-        self.text_proj = nn.Linear(text_dim, embed_dim)
+        self.image_proj = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, embed_dim))
+        self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, embed_dim))
         self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
         self.lstm = nn.LSTM(hidden_dim, hidden_dim, batch_first=True)
         self.image_decoder = ImageDecoder(hidden_dim, target_size)
@@ -64,11 +72,11 @@ class StoryModel(nn.Module):
         steps, _ = self.lstm(self.fuse(torch.cat([image_emb, text_emb], dim=-1)))
         return steps[:, -1], steps
 
-    def forward(self, image_emb, text_emb, decoder_input):
+    def forward(self, image_emb, text_emb, last_image, decoder_input):
         """Teacher-forced outputs: (predicted image, next-token logits)."""
         context, _ = self.context(image_emb, text_emb)
         logits, _ = self.text_decoder.step(decoder_input, self.text_decoder.start(context), context)
-        return self.image_decoder(context), logits
+        return self.image_decoder(context, last_image), logits
 
     def window_context(self, image_features, text_features, inputs):
         """Context and LSTM outputs for windows given as (B, K) rows into the feature tensors."""

@@ -1,9 +1,9 @@
 """An offline stand-in for StoryReasoning: stories in the hub's schema whose next frame is
 predictable from the previous ones.
 
-Each story has a setting and one or two coloured shapes. A shape moves one column per frame
+Each story has a setting and one coloured shape (a quarter of them two). A shape moves one column per frame
 across five columns and bounces at the edges, and it cycles through its own short loop of
-actions. Every frame's caption states each shape's action, heading and column, so copying
+actions. Every frame's caption states each shape's action and column, so copying
 the last frame is always wrong, while a model that learns the dynamics can be right."""
 import io
 import random
@@ -11,14 +11,14 @@ import random
 from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 192, 80
-COLUMNS = ("far left", "left", "middle", "right", "far right")
-ROWS = ("high up", "down low")
+COLUMNS = ("at the far left", "at the left", "in the middle", "at the right", "at the far right")
 COLOURS = {
     "red": (215, 40, 40), "blue": (40, 80, 215), "green": (30, 160, 60), "yellow": (235, 205, 30),
     "purple": (135, 50, 170), "orange": (240, 130, 20), "white": (245, 245, 245), "black": (25, 25, 25),
 }
 SHAPES = ("circle", "square", "triangle", "diamond")
-ACTIONS = ("hops", "spins", "rolls", "glides", "waves", "jumps", "dances", "sways")
+ACTIONS = ("hops over a puddle", "spins in a circle", "rolls down a slope", "waves at the sky",
+           "jumps up high", "dances a little jig", "sways in the wind", "glides along slowly")
 SETTINGS = {  # name -> (sky colour, ground colour, landmark)
     "meadow": ((150, 200, 240), (90, 170, 70), "the old oak"),
     "beach": ((120, 190, 235), (230, 210, 150), "the lifeguard tower"),
@@ -77,13 +77,10 @@ def _advance(character):
     character["column"] += character["step"]
 
 
-def _sentence(cid, character, frame_index, setting):
+def _sentence(cid, character, frame_index):
     name = f"the {character['colour']} {character['shape']}"
     action = character["actions"][frame_index % len(character["actions"])]
-    heading = "to the right" if character["step"] > 0 else "to the left"
-    where = f"{ROWS[character['row']]} on the {COLUMNS[character['column']]}"
-    return (f"<gdo {cid}>{name.capitalize()}</gdo> <gda {cid}>{action} {heading}</gda>, "
-            f"{where} of <gdl bg1>the {setting}</gdl>.")
+    return f"<gdo {cid}>{name.capitalize()}</gdo> <gda {cid}>{action}</gda> {COLUMNS[character['column']]}."
 
 
 def make_story(rng, story_id):
@@ -92,7 +89,7 @@ def make_story(rng, story_id):
     setting = rng.choice(sorted(SETTINGS))
     landmark = SETTINGS[setting][2]
     characters = [_new_character(rng, set(), 0)]
-    if rng.random() < 0.5:
+    if rng.random() < 0.25:
         characters.append(_new_character(rng, {(characters[0]["colour"], characters[0]["shape"])}, 1))
     images, segments, reasoning = [], [], []
     for t in range(n_frames):
@@ -100,14 +97,15 @@ def make_story(rng, story_id):
             for character in characters:
                 _advance(character)
         ids = [f"char{i + 1}" for i in range(len(characters))]
-        lines = [_sentence(cid, c, t, setting) for cid, c in zip(ids, characters)]
+        lines = [_sentence(cid, c, t) for cid, c in zip(ids, characters)]
+        if t == 0:
+            lines.insert(0, f"<gdl bg1>In the {setting}</gdl>, near <gdl lm1>{landmark}</gdl>:")
         if len(characters) == 2 and characters[0]["column"] == characters[1]["column"]:
-            both = " and ".join(f"the {c['colour']} {c['shape']}" for c in characters)
-            lines.append(f"<gdo char1 char2>{both.capitalize()}</gdo> <gda char1 char2>meet</gda> "
-                         f"near <gdl lm1 bg1>{landmark}</gdl>.")
+            lines.append(f"<gdo char1 char2>They</gdo> <gda char1 char2>meet</gda> "
+                         f"by <gdl lm1 bg1>{landmark}</gdl>.")
         segments.append(f"<gdi image{t + 1}>\n" + "\n".join(lines) + "\n</gdi>")
         images.append(_encode_png(_render(setting, characters, [c["column"] for c in characters])))
-        rows = "\n".join(f"| {cid} | {c['colour']} {c['shape']} | {COLUMNS[c['column']]}, {ROWS[c['row']]} |"
+        rows = "\n".join(f"| {cid} | {c['colour']} {c['shape']} | {COLUMNS[c['column']]}, row {c['row'] + 1} |"
                          for cid, c in zip(ids, characters))
         reasoning.append(f"## Image {t + 1}\n\n### Characters\n| Character ID | Name | Position |\n"
                          f"|---|---|---|\n{rows}\n\n### Setting\n| bg1 | {setting} |\n| lm1 | {landmark} |")

@@ -17,7 +17,8 @@ def batch_losses(model, cache, inputs, target, vocab, lambda_contrastive, temper
     image_emb, text_emb = model.project(cache["image_features"][frames], cache["text_features"][frames])
     tokens = vocab.encode(cache["token_ids"][target])
     tokens = tokens[:, :int((tokens != vocab.pad).sum(1).max())]
-    predicted_image, logits = model(image_emb[inverse], text_emb[inverse], tokens[:, :-1])
+    last_image = cache["target_images"][inputs[:, -1]].float() / 255
+    predicted_image, logits = model(image_emb[inverse], text_emb[inverse], last_image, tokens[:, :-1])
     losses = {
         "image": F.mse_loss(predicted_image, cache["target_images"][target].float() / 255),
         "text": text_loss(logits, tokens[:, 1:], vocab.pad),

@@ -1,0 +1,68 @@
+"""plot: figures for people and the small CSV behind dvc's model-vs-baselines plots."""
+import csv
+import json
+from collections import Counter
+
+import torch
+from torch.nn import functional as F
+
+from storyseq import features, figures, params as P
+from storyseq.atomic import atomic_path
+from storyseq.dataset import load_windows
+from storyseq.errors import run_stage
+from storyseq.model import build
+
+SYSTEMS = ("model", "copy_last", "nearest_neighbor")
+SCORES = ("bleu", "rouge_l", "meteor", "image_mse", "image_psnr")
+
+
+def main():
+    n_examples = P.load("plot").plot["n_examples"]
+    cache, meta = features.load("data/features")
+    test = load_windows("data/windows.parquet", cache)["test"]
+    checkpoint = torch.load("models/model.pt", weights_only=True)
+    model = build(checkpoint["config"], checkpoint["state"]).eval()
+    metrics = json.load(open("metrics/metrics.json"))
+    predictions = [json.loads(line) for line in open("plots/predictions.jsonl")]
+    with open("plots/history.csv") as f:
+        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    images = cache["target_images"].float() / 255
+
+    with atomic_path("plots/scores.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["system", *SCORES])
+        writer.writeheader()
+        writer.writerows({"system": s, **{k: metrics[s][k] for k in SCORES}} for s in SYSTEMS)
+
+    with torch.no_grad():
+        context, steps = model.window_context(cache["image_features"], cache["text_features"], test["inputs"])
+        predicted = model.image_decoder(context, images[test["inputs"][:, -1]])
+        # one target frame per test story, for the similarity heatmap
+        first = {}
+        for i, sid in enumerate(test["story_ids"]):
+            first.setdefault(sid, test["target"][i].item())
+        frames = torch.tensor(list(first.values())[:12])
+        image_emb, text_emb = model.project(cache["image_features"][frames], cache["text_features"][frames])
+        all_image, all_text = model.project(cache["image_features"][test["target"]], cache["text_features"][test["target"]])
+    similarity = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
+
+    picks = torch.linspace(0, len(test["target"]) - 1, n_examples).round().long().tolist()
+    examples = [{"inputs": images[test["inputs"][i]], "target": images[test["target"][i]], "predicted": predicted[i],
+                 "story_id": predictions[i]["story_id"], "frame": predictions[i]["target_frame"],
+                 "reference": predictions[i]["reference"], "generated": predictions[i]["model"]} for i in picks]
+    story_lengths = list(Counter(cache["story_ids"]).values())
+    token_lengths = (cache["token_ids"] != meta["pad_id"]).sum(1).tolist()
+    labels = [f"{sid[-5:]}:{int(cache['frames'][r])}" for sid, r in zip(first, frames.tolist())]
+    for draw, path, args in [
+        (figures.story_strips, "plots/story_strips.png", (examples,)),
+        (figures.similarity, "plots/similarity.png", (similarity, labels)),
+        (figures.dataset_stats, "plots/dataset.png", (story_lengths, token_lengths)),
+        (figures.norms, "plots/norms.png", (all_image.norm(dim=-1), all_text.norm(dim=-1), steps.norm(dim=-1))),
+        (figures.losses, "plots/losses.png", (history,)),
+    ]:
+        with atomic_path(path) as tmp:
+            draw(*args, tmp)
+    print("plot: wrote plots/*.png and plots/scores.csv")
+
+
+if __name__ == "__main__":
+    run_stage(main)

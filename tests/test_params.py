@@ -1,0 +1,61 @@
+import pytest
+import yaml
+
+from storyseq import params as P
+from storyseq.errors import StageError
+
+BAD = [
+    ("data.source", "ftp", "one of synthetic, hub, parquet"),
+    ("data.n_stories", -3, "an integer >= 1"),
+    ("data.n_stories", "many", "an integer >= 1"),
+    ("window.k", 0, "an integer >= 1"),
+    ("window.k", 2.5, "an integer >= 1"),
+    ("window.stride", True, "an integer >= 1"),
+    ("window.val_fraction", 1.5, "a number in (0.0, 1.0]"),
+    ("embed.image_encoder", "vit", "one of efficientnet_lite0"),
+    ("embed.text_encoder", "", "one of all-MiniLM-L6-v2"),
+    ("embed.target_size", 48, "one of 16, 32, 64, 128"),
+    ("embed.device", "tpu", "one of auto, cpu, cuda"),
+    ("model.dropout", 1.0, "a number in [0.0, 0.9]"),
+    ("train.lr", 0, "a number in (0.0, 1.0]"),
+    ("train.lambda_contrastive", -0.1, "a number in [0.0, 100.0]"),
+    ("train.temperature", 0.0, "a number in (0.0, 10.0]"),
+    ("evaluate.beam_size", 0, "an integer >= 1 and <= 32"),
+    ("plot.n_examples", None, "an integer >= 1"),
+]
+
+
+def load_with(tmp_path, key, value):
+    params = yaml.safe_load(open("params.yaml"))
+    section, name = key.split(".")
+    params[section][name] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return P.load(*params, path=tmp_path / "params.yaml")
+
+
+def test_the_committed_params_are_valid():
+    params = P.load("data", "window", "embed", "model", "train", "evaluate", "plot")
+    assert params.window["k"] == 4 and params.train["lambda_contrastive"] == 0.5
+
+
+@pytest.mark.parametrize("key, value, expect", BAD)
+def test_bad_values_name_the_key(tmp_path, key, value, expect):
+    with pytest.raises(StageError) as err:
+        load_with(tmp_path, key, value)
+    assert str(err.value) == f"params.yaml: {key} must be {expect}, got {value!r}" or \
+        str(err.value).startswith(f"params.yaml: {key} must be {expect}")
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_key_is_named(tmp_path):
+    params = yaml.safe_load(open("params.yaml"))
+    del params["train"]["epochs"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(StageError, match="missing key train.epochs"):
+        P.load("train", path=tmp_path / "params.yaml")
+
+
+def test_every_key_has_a_comment():
+    for line in open("params.yaml"):
+        if line.startswith("  ") and ":" in line:
+            assert "#" in line, line

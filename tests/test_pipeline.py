@@ -1,0 +1,69 @@
+"""The whole pipeline through the real dvc CLI, on small params in a throwaway git repo."""
+import json
+
+import pyarrow.parquet as pq
+
+from conftest import commit, make_project, ran_stages, run, update_params
+
+ALL = {"fetch", "window", "embed", "train", "evaluate", "plot"}
+SYSTEMS = ("model", "copy_last", "nearest_neighbor")
+SCORES = ("bleu", "rouge_l", "meteor", "image_mse", "image_psnr")
+
+
+def repro(folder):
+    return ran_stages(run(["dvc", "repro"], folder).stdout)
+
+
+def md5(folder, path):
+    return run(["md5sum", path], folder).stdout.split()[0]
+
+
+def test_rerun_semantics_and_diffs(tmp_path):
+    folder = make_project(tmp_path)
+    assert repro(folder) == ALL
+    assert repro(folder) == set(), "a second repro must run nothing"
+    assert "up to date" in run(["dvc", "status"], folder).stdout
+    commit(folder, "baseline")
+
+    for change in ({"lambda_contrastive": 0.2}, {"epochs": 3}):
+        update_params(folder, {"train": change})
+        assert repro(folder) == {"train", "evaluate", "plot"}, change
+    update_params(folder, {"evaluate": {"beam_size": 2}})
+    assert repro(folder) == {"evaluate", "plot"}
+
+    params_diff = run(["dvc", "params", "diff", "HEAD"], folder).stdout
+    assert "train.lambda_contrastive" in params_diff and "evaluate.beam_size" in params_diff
+    metrics_diff = run(["dvc", "metrics", "diff", "HEAD"], folder).stdout
+    assert "model.bleu" in metrics_diff and "Change" in metrics_diff
+    commit(folder, "experiment")
+
+    frames_before = md5(folder, "data/frames.parquet")
+    update_params(folder, {"window": {"k": 5}})
+    ran = repro(folder)
+    assert "fetch" not in ran
+    assert {"window", "train", "evaluate", "plot"} <= ran
+    # embed reruns exactly when its input, the frames, changed (dvc compares content)
+    assert ("embed" in ran) == (md5(folder, "data/frames.parquet") != frames_before)
+
+
+def test_metrics_are_on_the_test_split(small_project):
+    metrics = json.loads((small_project / "metrics/metrics.json").read_text())
+    windows = pq.read_table(small_project / "data/windows.parquet").to_pylist()
+    test_stories = {w["story_id"] for w in windows if w["split"] == "test"}
+    n_test = sum(w["split"] == "test" for w in windows)
+    assert metrics["n_test_windows"] == n_test
+    for system in SYSTEMS:
+        assert set(SCORES) <= set(metrics[system])
+        assert metrics[system]["n_test_windows"] == n_test
+    predictions = [json.loads(line) for line in (small_project / "plots/predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == n_test
+    assert {p["story_id"] for p in predictions} == test_stories
+    for p in predictions:
+        assert {"story_id", "target_frame", "reference", "model", "copy_last"} <= set(p)
+
+
+def test_plots_and_outputs_exist(small_project):
+    for name in ("story_strips", "similarity", "dataset", "norms", "losses"):
+        assert (small_project / f"plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
+    history = (small_project / "plots/history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,train_image") and len(history) == 1 + 2
