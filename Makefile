@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup repro test bench clean
 
-setup: $(VENV)/.installed $(VENV)/.wordnet
+setup: $(VENV)/.installed $(VENV)/.wordnet $(VENV)/.plots
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,6 +15,12 @@ $(VENV)/.installed: requirements.txt
 
 $(VENV)/.wordnet: $(VENV)/.installed setup/wordnet.py
 	$(PY) setup/wordnet.py
+	touch $@
+
+# Vega for offline `dvc plots show`; optional: without npm, dvc's default page is used.
+$(VENV)/.plots: $(VENV)/.installed setup/plots_template.py
+	-command -v npm >/dev/null && npm install --no-save --no-audit --no-fund --silent vega@5 vega-lite@5 vega-embed@6
+	$(PY) setup/plots_template.py
 	touch $@
 
 repro: setup

@@ -1,5 +1,7 @@
 """Training on cached features: per-component losses, AdamW, a val loss every epoch, and
-the best-val weights kept."""
+the best-val weights kept. "Best" is the lowest val image + text loss: the task itself.
+The contrastive term is an auxiliary whose scale changes with lambda, so it stays out of
+the choice and checkpoints compare across lambda_contrastive values."""
 import copy
 
 import torch
@@ -48,7 +50,7 @@ def fit(model, cache, train, val, vocab, t):
     """Train for t['epochs']; return (best-val state dict, best epoch, history rows)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     generator = torch.Generator().manual_seed(t["seed"])
-    history, best_state, best_epoch = [], None, 0
+    history, best_state, best_epoch, best_task = [], None, 0, None
     bar = tqdm(range(1, t["epochs"] + 1), desc="train", unit="epoch")
     for epoch in bar:
         model.train()
@@ -59,7 +61,9 @@ def fit(model, cache, train, val, vocab, t):
             val_losses = _epoch(model, cache, val, vocab, t, torch.arange(len(val["target"])))
         history.append({"epoch": epoch, **{f"train_{k}": round(v, 6) for k, v in train_losses.items()},
                         **{f"val_{k}": round(v, 6) for k, v in val_losses.items()}})
-        if best_state is None or val_losses["total"] < history[best_epoch - 1]["val_total"]:
+        task = val_losses["image"] + val_losses["text"]
+        if best_state is None or task < best_task:
+            best_task = task
             best_state, best_epoch = copy.deepcopy(model.state_dict()), epoch
         bar.set_postfix(train=f"{train_losses['total']:.3f}", val=f"{val_losses['total']:.3f}", best=best_epoch)
     return best_state, best_epoch, history

@@ -51,7 +51,7 @@ def test_splits_are_by_story_and_windows_slide():
 
 def _bad_stories():
     good = list(synthetic.stories(12, seed=5))
-    bad = [dict(s) for s in good[:5]]
+    bad = [{**s, "story_id": f"bad-{i}"} for i, s in enumerate(good[:5])]
     bad[0]["story"] = re.sub(r"<gdi image2>.*?</gdi>", "", bad[0]["story"], flags=re.S)  # 1 segment short
     bad[1]["story"] = re.sub(r"<gdi image3>.*?</gdi>", "<gdi image3> <gdo char9></gdo> </gdi>", bad[1]["story"],
                              flags=re.S)  # an empty segment

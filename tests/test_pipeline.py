@@ -67,3 +67,10 @@ def test_plots_and_outputs_exist(small_project):
         assert (small_project / f"plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
     history = (small_project / "plots/history.csv").read_text().splitlines()
     assert history[0].startswith("epoch,train_image") and len(history) == 1 + 2
+
+
+def test_same_params_give_the_same_bytes(small_project):
+    """Two full runs on the same machine: every out in dvc.lock has the same md5."""
+    lock = (small_project / "dvc.lock").read_text()
+    run(["dvc", "repro", "--force"], small_project)
+    assert (small_project / "dvc.lock").read_text() == lock
