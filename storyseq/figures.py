@@ -74,7 +74,7 @@ def norms(image_norms, text_norms, step_norms, path):
 
 
 def losses(history, path):
-    fig, axes = plt.subplots(1, len(COMPONENTS), figsize=(14, 3.2))
+    fig, axes = plt.subplots(1, len(COMPONENTS), figsize=(14, 3.4), layout="constrained")
     epochs = [row["epoch"] for row in history]
     for ax, name in zip(axes, COMPONENTS):
         for split in ("train", "val"):
