@@ -11,14 +11,14 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import SMALL, make_project, run, update_params  # noqa: E402
 
 from storyseq import synthetic  # noqa: E402
 from storyseq.encoders import load_image_encoder, load_text_encoder  # noqa: E402
 from storyseq.features import load_pixels, to_batch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 N_FRAMES, BATCH, IMAGE_SIZE = 256, 32, 160
 
 
