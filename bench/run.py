@@ -3,7 +3,6 @@ writes bench/results.json. Run from the repository root with the venv active (ma
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time

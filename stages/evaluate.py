@@ -4,13 +4,14 @@ import json
 import torch
 
 from storyseq import features, params as P
+from storyseq.features import target_pixels
 from storyseq.atomic import atomic_path, write_json
 from storyseq.baselines import copy_last, nearest_neighbor
 from storyseq.dataset import Vocabulary, load_windows
 from storyseq.decoding import generate
 from storyseq.encoders import load_tokenizer
 from storyseq.errors import run_stage
-from storyseq.model import build
+from storyseq.model import load_checkpoint
 from storyseq.runtime import seed_everything
 from storyseq.scoring import image_scores, normalise, text_scores
 
@@ -21,7 +22,7 @@ def predict(model, cache, windows, vocab, tokenizer, ev, batch_size=256):
     with torch.no_grad():
         for rows in windows["inputs"].split(batch_size):
             context, _ = model.window_context(cache["image_features"], cache["text_features"], rows)
-            images.append(model.image_decoder(context, cache["target_images"][rows[:, -1]].float() / 255))
+            images.append(model.image_decoder(context, target_pixels(cache, rows[:, -1])))
             for seq in generate(model.text_decoder, context, vocab, ev["max_new_tokens"], ev["beam_size"]):
                 captions.append(tokenizer.decode(vocab.decode(torch.tensor(seq, dtype=torch.long)).tolist(),
                                                  skip_special_tokens=True))
@@ -34,11 +35,10 @@ def main():
     cache, meta = features.load("data/features")
     windows = load_windows("data/windows.parquet", cache)
     test = windows["test"]
-    checkpoint = torch.load("models/model.pt", weights_only=True)
-    model = build(checkpoint["config"], checkpoint["state"]).eval()
+    model, checkpoint = load_checkpoint("models/model.pt")
     vocab, tokenizer = Vocabulary(checkpoint["vocab"]), load_tokenizer(checkpoint["tokenizer"])
     texts = [normalise(t, tokenizer) for t in cache["texts"]]
-    targets = cache["target_images"].float() / 255
+    targets = target_pixels(cache)
     references = [texts[r] for r in test["target"].tolist()]
     images, captions = predict(model, cache, test, vocab, tokenizer, ev)
     outputs = {"model": (images, captions)}

@@ -10,7 +10,8 @@ from storyseq import features, figures, params as P
 from storyseq.atomic import atomic_path
 from storyseq.dataset import load_windows
 from storyseq.errors import run_stage
-from storyseq.model import build
+from storyseq.features import target_pixels
+from storyseq.model import load_checkpoint
 
 SYSTEMS = ("model", "copy_last", "nearest_neighbor")
 SCORES = ("bleu", "rouge_l", "meteor", "image_mse", "image_psnr")
@@ -20,13 +21,12 @@ def main():
     n_examples = P.load("plot").plot["n_examples"]
     cache, meta = features.load("data/features")
     test = load_windows("data/windows.parquet", cache)["test"]
-    checkpoint = torch.load("models/model.pt", weights_only=True)
-    model = build(checkpoint["config"], checkpoint["state"]).eval()
+    model, _ = load_checkpoint("models/model.pt")
     metrics = json.load(open("metrics/metrics.json"))
     predictions = [json.loads(line) for line in open("plots/predictions.jsonl")]
     with open("plots/history.csv") as f:
         history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    images = cache["target_images"].float() / 255
+    images = target_pixels(cache)
 
     with atomic_path("plots/scores.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["system", *SCORES])

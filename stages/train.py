@@ -7,7 +7,7 @@ from storyseq import features, params as P
 from storyseq.atomic import atomic_path, write_json
 from storyseq.dataset import Vocabulary, load_windows
 from storyseq.errors import run_stage
-from storyseq.model import build
+from storyseq.model import StoryModel
 from storyseq.runtime import resolve_device, seed_everything
 from storyseq.training import fit
 
@@ -24,7 +24,7 @@ def main():
                                    meta["unk_id"])
     config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
               "target_size": meta["target_size"], **params.model}
-    model = build(config).to(device)
+    model = StoryModel(**config).to(device)
     cache = {k: v.to(device) for k, v in cache.items() if torch.is_tensor(v)}
     state, best_epoch, history = fit(model, cache, windows["train"], windows["val"], vocab, t)
     with atomic_path("models/model.pt") as tmp:

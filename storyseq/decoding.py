@@ -47,7 +47,8 @@ def _beam_one(decoder, context, vocab, max_new_tokens, beam_size):
         beams, scores = next_beams, torch.tensor(next_scores, device=context.device)
         state = state[:, keep]
         last = torch.tensor([[b[-1]] for b in beams], device=context.device)
-    finished += [(s / (len(b) + 1), b) for s, b in zip(scores.tolist(), beams)] if not finished else []
+    if not finished:  # no beam ended within max_new_tokens: rank the unfinished ones
+        finished = [(s / (len(b) + 1), b) for s, b in zip(scores.tolist(), beams)]
     return max(finished, key=lambda item: item[0])[1]
 
 

@@ -63,6 +63,11 @@ def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_si
     return cache
 
 
+def target_pixels(cache, rows=slice(None)):
+    """Target images of the given rows as floats in [0, 1] (the cache stores them as uint8)."""
+    return cache["target_images"][rows].float() / 255
+
+
 def save(cache, meta, folder):
     """Write the cache as two files into `folder`."""
     folder = Path(folder)

@@ -83,9 +83,9 @@ class StoryModel(nn.Module):
         return self.context(*self.project(image_features[inputs], text_features[inputs]))
 
 
-def build(config, state=None):
-    """A StoryModel from its saved config (and weights)."""
-    model = StoryModel(**config)
-    if state is not None:
-        model.load_state_dict(state)
-    return model
+def load_checkpoint(path):
+    """(model in eval mode, checkpoint dict) from a file written by the train stage."""
+    checkpoint = torch.load(path, weights_only=True)
+    model = StoryModel(**checkpoint["config"])
+    model.load_state_dict(checkpoint["state"])
+    return model.eval(), checkpoint

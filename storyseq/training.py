@@ -8,6 +8,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from storyseq.features import target_pixels
 from storyseq.losses import info_nce, text_loss
 
 COMPONENTS = ("image", "text", "contrastive", "total")
@@ -19,10 +20,10 @@ def batch_losses(model, cache, inputs, target, vocab, lambda_contrastive, temper
     image_emb, text_emb = model.project(cache["image_features"][frames], cache["text_features"][frames])
     tokens = vocab.encode(cache["token_ids"][target])
     tokens = tokens[:, :int((tokens != vocab.pad).sum(1).max())]
-    last_image = cache["target_images"][inputs[:, -1]].float() / 255
-    predicted_image, logits = model(image_emb[inverse], text_emb[inverse], last_image, tokens[:, :-1])
+    predicted_image, logits = model(image_emb[inverse], text_emb[inverse], target_pixels(cache, inputs[:, -1]),
+                                    tokens[:, :-1])
     losses = {
-        "image": F.mse_loss(predicted_image, cache["target_images"][target].float() / 255),
+        "image": F.mse_loss(predicted_image, target_pixels(cache, target)),
         "text": text_loss(logits, tokens[:, 1:], vocab.pad),
         "contrastive": info_nce(image_emb, text_emb, temperature),
     }
@@ -50,7 +51,7 @@ def fit(model, cache, train, val, vocab, t):
     """Train for t['epochs']; return (best-val state dict, best epoch, history rows)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     generator = torch.Generator().manual_seed(t["seed"])
-    history, best_state, best_epoch, best_task = [], None, 0, None
+    history, best_state, best_epoch, best_task = [], None, 0, float("inf")
     bar = tqdm(range(1, t["epochs"] + 1), desc="train", unit="epoch")
     for epoch in bar:
         model.train()
@@ -62,8 +63,7 @@ def fit(model, cache, train, val, vocab, t):
         history.append({"epoch": epoch, **{f"train_{k}": round(v, 6) for k, v in train_losses.items()},
                         **{f"val_{k}": round(v, 6) for k, v in val_losses.items()}})
         task = val_losses["image"] + val_losses["text"]
-        if best_state is None or task < best_task:
-            best_task = task
-            best_state, best_epoch = copy.deepcopy(model.state_dict()), epoch
+        if task < best_task:
+            best_task, best_state, best_epoch = task, copy.deepcopy(model.state_dict()), epoch
         bar.set_postfix(train=f"{train_losses['total']:.3f}", val=f"{val_losses['total']:.3f}", best=best_epoch)
     return best_state, best_epoch, history

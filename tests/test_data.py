@@ -1,5 +1,4 @@
 """Synthetic stories, splits, windows, and the window stage on bad input."""
-import io
 import json
 import random
 import re
