@@ -1,0 +1,91 @@
+"""Interruption, remote storage and queued experiments, through the real dvc CLI."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import SMALL, commit, env, make_project, run
+
+# Params that make each stage slow enough for a kill to land in the middle of its work.
+SLOW = {"embed": {**SMALL, "embed": {**SMALL["embed"], "image_size": 224}},
+        "train": {**SMALL, "train": {**SMALL["train"], "epochs": 30}}}
+
+
+def kill_when(folder, pattern):
+    """Start `dvc repro` and SIGKILL it, stage process included, once its output matches."""
+    proc = subprocess.Popen(["dvc", "repro"], cwd=folder, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    output = b""
+    while not re.search(pattern, output):
+        chunk = proc.stdout.read1(4096)
+        if not chunk:
+            raise AssertionError(f"dvc repro ended before {pattern!r}:\n{output.decode()[-3000:]}")
+        output += chunk
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def progress(stage):
+    """tqdm output of `stage` after at least one step (an epoch, or a batch of images)."""
+    return rf"{stage}:\s+\d+%\|[^\r\n]*\|\s*[1-9]\d*/".encode()
+
+
+@pytest.mark.parametrize("stage, out", [("embed", "data/features"), ("train", "models/model.pt")])
+def test_sigkill_mid_stage_then_repro_is_consistent(tmp_path, stage, out):
+    folder = make_project(tmp_path, SLOW[stage])
+    kill_when(folder, progress(stage))
+    assert not (folder / out).exists(), f"the killed {stage} left {out} behind"
+
+    run(["dvc", "repro"], folder)
+    assert "up to date" in run(["dvc", "status"], folder).stdout
+    lock = yaml.safe_load((folder / "dvc.lock").read_text())
+    assert {o["path"] for o in lock["stages"][stage]["outs"]} >= {out}
+    assert not list(folder.glob("**/.*.tmp*")), "a temporary file was left behind"
+
+
+def test_push_then_pull_into_a_fresh_clone(tmp_path):
+    folder = make_project(tmp_path / "origin")
+    run(["dvc", "repro"], folder)
+    run(["dvc", "remote", "add", "-d", "store", str(tmp_path / "store")], folder)
+    commit(folder, "results")
+    run(["dvc", "push"], folder)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(folder), str(clone)], tmp_path)
+    run(["dvc", "pull"], clone)
+    assert "up to date" in run(["dvc", "status"], clone).stdout
+    assert "Running stage" not in run(["dvc", "repro"], clone).stdout
+    for name in ("metrics.json", "train.json", "data.json"):
+        assert (clone / "metrics" / name).read_text() == (folder / "metrics" / name).read_text()
+    assert (clone / "models/model.pt").read_bytes() == (folder / "models/model.pt").read_bytes()
+
+
+def test_queued_lambda_sweep_runs_in_parallel(tmp_path):
+    folder = make_project(tmp_path)
+    run(["dvc", "repro"], folder)
+    commit(folder, "baseline")
+    lambdas = ["0.1", "0.3", "0.7"]
+    for value in lambdas:
+        run(["dvc", "exp", "run", "--queue", "-S", f"train.lambda_contrastive={value}"], folder)
+    run(["dvc", "queue", "start", "-j", "2"], folder)
+    deadline = time.monotonic() + 600
+    while re.search(r"\b(Queued|Running)\b", status := run(["dvc", "queue", "status"], folder).stdout):
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert status.count("Success") == 3, status
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], folder).stdout)
+    experiments = [exp for row in shown for exp in row.get("experiments") or []]
+    found = {}
+    for exp in experiments:
+        data = exp["revs"][0]["data"]
+        lam = data["params"]["params.yaml"]["data"]["train"]["lambda_contrastive"]
+        found[str(lam)] = data["metrics"]["metrics/metrics.json"]["data"]["model"]["bleu"]
+    assert sorted(found) == lambdas
+    table = run(["dvc", "exp", "show", "--no-pager", "--csv"], folder).stdout
+    assert "train.lambda_contrastive" in table and "model.bleu" in table
