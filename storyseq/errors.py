@@ -7,8 +7,11 @@ class StageError(Exception):
 
 
 def run_stage(main):
-    """Run a stage's main(); turn a StageError into a one-line message and exit code 1."""
+    """Run a stage's main(); turn a StageError, or a missing input file, into a one-line
+    message and exit code 1."""
     try:
         main()
     except StageError as err:
         sys.exit(f"error: {err}")
+    except FileNotFoundError as err:
+        sys.exit(f"error: missing input {err.filename}: run `dvc repro` to make it")

@@ -5,20 +5,21 @@ from torch import nn
 
 
 class ImageDecoder(nn.Module):
-    """context -> Linear -> ConvTranspose stack -> (3, size, size) in [0, 1].
+    """context -> Linear -> ConvTranspose stack (channels halved per step, down to 8) ->
+    (3, size, size) in [0, 1].
 
     The stack paints a colour image and a keep-gate; the prediction is the gated blend of
     frame K's image and the painted one. The gate starts near "keep", so the decoder starts
     from copying the last frame and learns where the scene changes."""
 
-    def __init__(self, hidden_dim, size, base=4, channels=128):
+    def __init__(self, hidden_dim, size, channels, base=4):
         super().__init__()
         self.base, self.channels = base, channels
         self.fc = nn.Linear(hidden_dim, channels * base * base)
         layers, c = [], channels
         while base < size:
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), nn.ReLU()]
-            c, base = c // 2, base * 2
+            layers += [nn.ConvTranspose2d(c, max(c // 2, 8), 4, stride=2, padding=1), nn.ReLU()]
+            c, base = max(c // 2, 8), base * 2
         head = nn.Conv2d(c, 4, 3, padding=1)
         with torch.no_grad():
             head.bias[3] = 2.0
@@ -54,13 +55,13 @@ class TextDecoder(nn.Module):
 
 
 class StoryModel(nn.Module):
-    def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout):
+    def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout, image_channels):
         super().__init__()
         self.image_proj = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, embed_dim))
         self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, embed_dim))
         self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
         self.lstm = nn.LSTM(hidden_dim, hidden_dim, batch_first=True)
-        self.image_decoder = ImageDecoder(hidden_dim, target_size)
+        self.image_decoder = ImageDecoder(hidden_dim, target_size, image_channels)
         self.text_decoder = TextDecoder(vocab_size, hidden_dim, dropout)
 
     def project(self, image_features, text_features):

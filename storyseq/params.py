@@ -45,6 +45,7 @@ SCHEMA = {
     "model.embed_dim": _int(8),
     "model.hidden_dim": _int(8),
     "model.dropout": _float(0.0, 0.9),
+    "model.image_channels": _int(8),
     "train.epochs": _int(1),
     "train.batch_size": _int(2),
     "train.lr": _float(0.0, 1.0, open_lo=True),

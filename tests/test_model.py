@@ -16,7 +16,7 @@ K, N_FRAMES, L = 3, 12, 6
 def tiny(target_size=16, vocab_size=10):
     torch.manual_seed(0)
     return StoryModel(image_dim=8, text_dim=6, vocab_size=vocab_size, embed_dim=8, hidden_dim=16,
-                      target_size=target_size, dropout=0.0)
+                      target_size=target_size, dropout=0.0, image_channels=16)
 
 
 def tiny_cache():

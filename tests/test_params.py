@@ -1,5 +1,10 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import yaml
+from conftest import ROOT
 
 from storyseq import params as P
 from storyseq.errors import StageError
@@ -59,3 +64,12 @@ def test_every_key_has_a_comment():
     for line in open("params.yaml"):
         if line.startswith("  ") and ":" in line:
             assert "#" in line, line
+
+
+@pytest.mark.parametrize("stage", ["train", "evaluate", "plot"])
+def test_a_stage_run_by_hand_without_its_inputs_says_which(tmp_path, stage):
+    (tmp_path / "params.yaml").write_text(open("params.yaml").read())
+    result = subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: missing input data/features/") and result.stderr.count("\n") == 1, result.stderr
