@@ -9,16 +9,23 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import SMALL, make_project, run, update_params  # noqa: E402
 
-from storyseq import synthetic  # noqa: E402
-from storyseq.encoders import load_image_encoder, load_text_encoder  # noqa: E402
-from storyseq.features import load_pixels, to_batch  # noqa: E402
+from storyseq import markup, params as P, synthetic  # noqa: E402
+from storyseq.dataset import Vocabulary  # noqa: E402
+from storyseq.encoders import image_encoder_for, load_text_encoder  # noqa: E402
+from storyseq.features import decode_images, prefetched  # noqa: E402
+from storyseq.model import StoryModel  # noqa: E402
+from storyseq.runtime import resolve_runtime  # noqa: E402
+from storyseq.training import batch_losses  # noqa: E402
 
-N_FRAMES, BATCH, IMAGE_SIZE = 256, 32, 160
+N_FRAMES, K = 256, 4
+DEFAULTS = P.load("embed", "model", "train", path=ROOT / "params.yaml")
+E, T = DEFAULTS.embed, DEFAULTS.train
 
 
 def timed(fn):
@@ -28,59 +35,102 @@ def timed(fn):
 
 
 def frames(n):
-    images = []
+    images, texts = [], []
     for story in synthetic.stories(n, seed=1):
         images += [img["bytes"] for img in story["images"]]
-    return images[:n]
+        texts += markup.frame_texts(story["story"], len(story["images"]))
+    return images[:n], texts[:n]
+
+
+def pixels(images):
+    return decode_images(images, E["image_size"], E["target_size"])[0]
+
+
+def images_per_s(encoder, batches):
+    with torch.inference_mode():
+        encoder(batches[0])  # warm-up
+        return sum(len(b) for b in batches) / timed(lambda: [encoder(b) for b in batches])
 
 
 def embed_vs_bare(encoder, images):
-    """The stage's image path (decode, resize, batch, forward, store) vs a bare forward."""
+    """The stage's image path (decode, resize, batch, forward, store) vs a bare forward of the
+    same encoder on pre-made tensors."""
+    b = E["batch_size"]
     store = torch.empty(len(images), encoder.dim)
-    pre_made = [to_batch([load_pixels(b, IMAGE_SIZE, 32)[0] for b in images[i:i + BATCH]], "cpu")
-                for i in range(0, len(images), BATCH)]
+    pre_made = [pixels(images[i:i + b]).contiguous() for i in range(0, len(images), b)]
 
     def stage_path():
-        for i in range(0, len(images), BATCH):
-            store[i:i + BATCH] = encoder(to_batch([load_pixels(b, IMAGE_SIZE, 32)[0] for b in images[i:i + BATCH]], "cpu"))
+        for i, batch in enumerate(prefetched(pixels, [images[i:i + b] for i in range(0, len(images), b)])):
+            store[i * b:(i + 1) * b] = encoder(batch)
 
-    def bare():
-        for batch in pre_made:
-            encoder(batch)
-
+    bare = images_per_s(encoder, pre_made)
     with torch.inference_mode():
-        bare()  # warm-up
-        t_bare, t_stage = timed(bare), timed(stage_path)
-    return {"embed_vs_bare": t_bare / t_stage, "embed_images_per_s": len(images) / t_stage,
-            "bare_images_per_s": len(images) / t_bare}
+        stage = len(images) / timed(stage_path)
+    return {"embed_vs_bare": stage / bare, "embed_images_per_s": stage, "bare_images_per_s": bare}
 
 
-def cached_vs_inloop(encoder, text_encoder, images, texts, n_windows=48, k=4):
-    """One epoch of forward passes with the frozen encoders inside the loop (the seed's way)
-    vs on cached features, for the same windows and batch size."""
-    feats = torch.randn(len(images), encoder.dim), torch.randn(len(images), text_encoder.dim)
-    head = torch.nn.Linear(encoder.dim + text_encoder.dim, 256)
-    windows = [list(range(i, i + k + 1)) for i in range(n_windows)]
+def encoder_speed(images):
+    """Images/s of the torch encoder (eager channels_last; torch.compile) vs ONNX Runtime,
+    and the achieved GFLOP/s against this CPU's peak."""
+    torch_encoder = image_encoder_for(E["image_encoder"], "torch", "cpu", E["image_size"])
+    onnx_encoder = image_encoder_for(E["image_encoder"], "onnxruntime", "cpu", E["image_size"])
+    batches = [pixels(images[i:i + E["batch_size"]]) for i in range(0, len(images), E["batch_size"])]
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        torch_encoder(batches[0][:1])
+    gflop = counter.get_total_flops() / 1e9
+    eager, onnx = images_per_s(torch_encoder, batches), images_per_s(onnx_encoder, batches)
+    compile_s = timed(lambda: images_per_s(torch.compile(torch_encoder.net), batches[:1]))
+    compiled = images_per_s(torch.compile(torch_encoder.net), batches)
+    a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
+    a @ b
+    sgemm = 10 * 2 * 2048 ** 3 / timed(lambda: [a @ b for _ in range(10)]) / 1e9
+    mhz = max(float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz"))
+    nominal = os.cpu_count() * mhz / 1e3 * 32  # two 256-bit FMA pipes: 32 FP32 FLOPs per cycle per core
+    return {"encoder_gflop_per_image": gflop, "torch_eager_images_per_s": eager, "onnxruntime_images_per_s": onnx,
+            "onnxruntime_vs_torch": onnx / eager, "torch_compile_vs_eager": compiled / eager,
+            "torch_compile_s": compile_s, "achieved_gflops": gflop * onnx, "sgemm_gflops": sgemm,
+            "nominal_peak_gflops": nominal, "achieved_vs_sgemm": gflop * onnx / sgemm,
+            "achieved_vs_nominal_peak": gflop * onnx / nominal}
 
-    def in_loop():
-        for w in range(0, n_windows, 16):
-            rows = [r for win in windows[w:w + 16] for r in win]
-            with torch.no_grad():
-                img = encoder(to_batch([load_pixels(images[r], IMAGE_SIZE, 32)[0] for r in rows], "cpu"))
-                txt = text_encoder([texts[r] for r in rows])
-            head(torch.cat([img, txt], -1)).sum().backward()
 
-    def cached():
-        for w in range(0, n_windows, 16):
-            rows = torch.tensor([r for win in windows[w:w + 16] for r in win])
-            head(torch.cat([feats[0][rows], feats[1][rows]], -1)).sum().backward()
+def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
+    """One training epoch of the real model (losses, backward, AdamW step) with the frozen
+    encoders run on every frame of every window inside the loop, as the original project did,
+    vs on cached features; the same windows and batch size."""
+    tokenizer = text_encoder.tokenizer
+    ids = tokenizer(texts, padding="max_length", truncation=True, max_length=E["max_tokens"])["input_ids"]
+    token_ids = torch.tensor(ids, dtype=torch.int32)
+    targets = decode_images(images, 32, E["target_size"])[1]
+    vocab = Vocabulary.from_tokens(token_ids, tokenizer.pad_token_id, tokenizer.cls_token_id,
+                                   tokenizer.sep_token_id, tokenizer.unk_token_id)
+    model = StoryModel(image_encoder.dim, text_encoder.dim, len(vocab), target_size=E["target_size"], **DEFAULTS.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=T["lr"])
+    windows = torch.stack([torch.arange(i, i + K + 1) for i in range(n_windows)])
 
-    return {"cached_vs_inloop": timed(in_loop) / timed(cached)}
+    def encode(rows):
+        with torch.inference_mode():
+            return {"image_features": image_encoder(pixels([images[r] for r in rows.tolist()])).clone(),
+                    "text_features": text_encoder([texts[r] for r in rows.tolist()]).clone(),
+                    "token_ids": token_ids[rows], "target_images": targets[rows]}
+
+    cached = encode(torch.arange(len(images)))
+
+    def epoch(in_loop):
+        for rows in windows.split(T["batch_size"]):
+            cache, rows = (encode(rows.flatten()), torch.arange(rows.numel()).view(rows.shape)) if in_loop else (cached, rows)
+            losses = batch_losses(model, cache, rows[:, :K], rows[:, K], vocab, T["lambda_contrastive"], T["temperature"])
+            optimizer.zero_grad()
+            losses["total"].backward()
+            optimizer.step()
+
+    epoch(False)  # warm-up
+    return {"cached_vs_inloop": timed(lambda: epoch(True)) / timed(lambda: epoch(False))}
 
 
 def dvc_times(folder):
-    run(["dvc", "repro"], folder)
-    cold = timed(lambda: run(["dvc", "repro", "--force"], folder))
+    """Wall times of a cold `dvc repro` (every stage runs), of one after a lambda change, and
+    of one with nothing to do."""
+    cold = timed(lambda: run(["dvc", "repro"], folder))
     update_params(folder, {"train": {"lambda_contrastive": 0.25}})
     incremental = timed(lambda: run(["dvc", "repro"], folder))
     noop = min(timed(lambda: run(["dvc", "repro"], folder)) for _ in range(3))
@@ -111,14 +161,19 @@ def peak_rss_and_time(folder, n_stories):
 
 def main():
     torch.manual_seed(0)
-    encoder, text_encoder = load_image_encoder("efficientnet_lite0"), load_text_encoder("all-MiniLM-L6-v2")
-    encoder.net.to(memory_format=torch.channels_last)
-    images = frames(N_FRAMES)
-    texts = [f"the red circle hops over a puddle at the left {i}" for i in range(N_FRAMES)]
-    results = {**embed_vs_bare(encoder, images), **cached_vs_inloop(encoder, text_encoder, images, texts)}
+    runtime = resolve_runtime(E["runtime"], torch.device("cpu"), "embed.runtime")
+    image_encoder = image_encoder_for(E["image_encoder"], runtime, "cpu", E["image_size"])
+    text_encoder = load_text_encoder(E["text_encoder"])
+    images, texts = frames(N_FRAMES)
+    results = {**embed_vs_bare(image_encoder, images), **encoder_speed(images),
+               **cached_vs_inloop(image_encoder, text_encoder, images, texts)}
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         cold, incremental, noop = dvc_times(make_project(a, SMALL))
         results.update(incremental_vs_cold=incremental / cold, noop_vs_trivial=noop / trivial_noop(b))
+    with tempfile.TemporaryDirectory() as d:
+        cold, incremental, _ = dvc_times(make_project(d, {}))
+        results.update(repro_default_s=cold, incremental_default_s=incremental,
+                       incremental_vs_cold_default=incremental / cold)
     with tempfile.TemporaryDirectory() as c:
         folder = make_project(c, {"data": {"n_stories": 25}})
         rss_1, t_1 = peak_rss_and_time(folder, 25)

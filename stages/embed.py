@@ -3,21 +3,23 @@ import torch
 
 from storyseq import features, params as P
 from storyseq.atomic import atomic_path
-from storyseq.encoders import load_image_encoder, load_text_encoder
+from storyseq.encoders import image_encoder_for, load_text_encoder
 from storyseq.errors import run_stage
-from storyseq.runtime import resolve_device, seed_everything
+from storyseq.runtime import resolve_device, resolve_runtime, seed_everything
 
 
 def main():
     e = P.load("embed").embed
     device = resolve_device(e["device"], "embed.device")
     seed_everything(0)
-    image_encoder, text_encoder = load_image_encoder(e["image_encoder"]), load_text_encoder(e["text_encoder"])
+    runtime = resolve_runtime(e["runtime"], device, "embed.runtime")
+    image_encoder = image_encoder_for(e["image_encoder"], runtime, device, e["image_size"])
+    text_encoder = load_text_encoder(e["text_encoder"])
     cache = features.embed_frames("data/frames.parquet", image_encoder, text_encoder, e["image_size"],
                                   e["target_size"], e["max_tokens"], e["batch_size"], device)
     tokenizer = text_encoder.tokenizer
     meta = {
-        "image_encoder": image_encoder.name, "image_dim": image_encoder.dim,
+        "image_encoder": image_encoder.name, "runtime": runtime, "image_dim": image_encoder.dim,
         "text_encoder": text_encoder.name, "text_dim": text_encoder.dim,
         "image_size": e["image_size"], "target_size": e["target_size"], "max_tokens": e["max_tokens"],
         "tokenizer": text_encoder.name if text_encoder.name != "test_tiny_bert" else "all-MiniLM-L6-v2",

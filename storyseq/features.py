@@ -2,34 +2,47 @@
 cache of features, target images and target token ids."""
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 import torch
 from PIL import Image
+from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 FEATURES_FILE, META_FILE = "features.pt", "meta.json"
 
 
-def load_pixels(image_bytes, image_size, target_size):
-    """Decode one frame; return (encoder input, target) as uint8 HWC arrays."""
-    with Image.open(io.BytesIO(image_bytes)) as img:
-        img = img.convert("RGB")
-        big = img.resize((image_size, image_size), Image.BILINEAR)
-        small = img.resize((target_size, target_size), Image.BILINEAR)
-    return np.asarray(big), np.asarray(small)
+def decode_images(images, image_size, target_size):
+    """Encoded frames -> (encoder input (B, 3, S, S) floats in [0, 1], targets (B, 3, T, T) uint8).
+    torchvision's antialiased bilinear resize gives PIL's bytes at about twice PIL's speed."""
+    big, small = [], []
+    for data in images:
+        with Image.open(io.BytesIO(data)) as img:
+            pixels = TF.pil_to_tensor(img.convert("RGB"))
+        big.append(TF.resize(pixels, [image_size, image_size], antialias=True))
+        small.append(TF.resize(pixels, [target_size, target_size], antialias=True))
+    return torch.stack(big).float().div_(255), torch.stack(small)
 
 
-def to_batch(arrays, device):
-    """uint8 HWC arrays -> float (B, 3, H, W) in [0, 1], channels_last."""
-    pixels = torch.from_numpy(np.stack(arrays)).to(device).permute(0, 3, 1, 2)
-    return pixels.float().div_(255).contiguous(memory_format=torch.channels_last)
+def prefetched(fn, items):
+    """fn(item) for each item in order, the next one computed in a background thread while
+    the caller works on this one. Only one result is held ahead, so memory stays bounded."""
+    with ThreadPoolExecutor(1) as pool:
+        pending = None
+        for item in items:
+            future = pool.submit(fn, item)
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
 
 
 def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_size, max_tokens, batch_size, device):
-    """Encode every frame of frames.parquet; return the feature cache as a dict of tensors."""
+    """Encode every frame of frames.parquet with the image encoder (already placed, see
+    encoders.image_encoder_for) and the text encoder; return the feature cache as a dict of tensors."""
     parquet = pq.ParquetFile(frames_path)
     n = parquet.metadata.num_rows
     tokenizer = text_encoder.tokenizer
@@ -40,17 +53,19 @@ def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_si
         "token_ids": torch.full((n, max_tokens), tokenizer.pad_token_id, dtype=torch.int32),
         "story_ids": [], "frames": [], "texts": [],
     }
-    image_encoder.net.to(device, memory_format=torch.channels_last)
     text_encoder.model.to(device)
+    def decode(batch):
+        rows = batch.to_pydict()
+        return rows, *decode_images(rows["image"], image_size, target_size)
+
+    batches = parquet.iter_batches(batch_size=batch_size, columns=["story_id", "frame", "text", "image"])
     start = 0
     with torch.inference_mode(), tqdm(total=n, desc="embed", unit="img") as bar:
-        for batch in parquet.iter_batches(batch_size=batch_size, columns=["story_id", "frame", "text", "image"]):
-            rows = batch.to_pydict()
+        for rows, big, small in prefetched(decode, batches):
             end = start + len(rows["text"])
-            big, small = zip(*(load_pixels(b, image_size, target_size) for b in rows["image"]))
-            cache["image_features"][start:end] = image_encoder(to_batch(big, device)).float().cpu()
+            cache["image_features"][start:end] = image_encoder(big.to(device)).float().cpu()
             cache["text_features"][start:end] = text_encoder(rows["text"], device).float().cpu()
-            cache["target_images"][start:end] = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2)
+            cache["target_images"][start:end] = small
             ids = tokenizer(rows["text"], truncation=True, max_length=max_tokens)["input_ids"]
             for i, seq in enumerate(ids, start):
                 cache["token_ids"][i, :len(seq)] = torch.tensor(seq, dtype=torch.int32)

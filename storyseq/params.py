@@ -42,6 +42,7 @@ SCHEMA = {
     "embed.max_tokens": _int(8, 512),
     "embed.batch_size": _int(1),
     "embed.device": _choice(*DEVICES),
+    "embed.runtime": _choice("auto", "torch", "onnxruntime"),
     "model.embed_dim": _int(8),
     "model.hidden_dim": _int(8),
     "model.dropout": _float(0.0, 0.9),

@@ -16,6 +16,15 @@ def resolve_device(name, key):
     return torch.device(name)
 
 
+def resolve_runtime(name, device, key):
+    """`auto` -> ONNX Runtime on the CPU, torch on CUDA; onnxruntime with CUDA is an error naming `key`."""
+    if name == "auto":
+        return "onnxruntime" if device.type == "cpu" else "torch"
+    if name == "onnxruntime" and device.type != "cpu":
+        raise StageError(f"{key}=onnxruntime runs on the CPU only; use {key}=auto or torch with a GPU")
+    return name
+
+
 def seed_everything(seed):
     """Seed python, numpy and torch, and ask torch for deterministic kernels."""
     random.seed(seed)

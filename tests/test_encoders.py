@@ -1,9 +1,16 @@
-"""The real bundled encoders, offline."""
+"""The real bundled encoders, offline, and the decoding in front of them."""
+import io
+
+import pytest
 import torch
+from PIL import Image
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from storyseq import synthetic
-from storyseq.encoders import load_image_encoder, load_text_encoder
-from storyseq.features import load_pixels, to_batch
+from storyseq.encoders import OnnxImageEncoder, load_image_encoder, load_text_encoder
+from storyseq.errors import StageError
+from storyseq.features import decode_images
+from storyseq.runtime import resolve_runtime
 
 
 def test_minilm_puts_captions_about_the_same_thing_close():
@@ -25,10 +32,39 @@ def test_efficientnet_features_are_deterministic_and_discriminative():
     square = {"colour": "blue", "shape": "square", "row": 1}
     frames = [synthetic._render("city street", [square], [3]), synthetic._render("meadow", [square], [3]),
               synthetic._render("meadow", [circle], [1])]
-    pixels = to_batch([load_pixels(synthetic._encode_png(f), 160, 16)[0] for f in frames], "cpu")
+    pixels = decode_images([synthetic._encode_png(f) for f in frames], 160, 16)[0]
     with torch.inference_mode():
         features = encoder(pixels)
         assert torch.equal(features, encoder(pixels))
     cos = torch.nn.functional.cosine_similarity
     assert features.shape == (3, 1280)
     assert cos(features[1], features[0], dim=0) > cos(features[1], features[2], dim=0) + 0.1
+
+
+def test_onnxruntime_gives_torch_features_deterministically():
+    encoder = load_image_encoder("efficientnet_lite0")
+    onnx = OnnxImageEncoder(encoder, 160)
+    pixels = decode_images([image["bytes"] for image in next(synthetic.stories(1, seed=3))["images"]], 160, 16)[0]
+    with torch.inference_mode():
+        expected = encoder(pixels)
+    features = onnx(pixels)
+    assert torch.equal(features, onnx(pixels))
+    assert features.shape == expected.shape
+    torch.testing.assert_close(features, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_runtime_auto_is_onnxruntime_on_the_cpu_and_torch_on_cuda():
+    assert resolve_runtime("auto", torch.device("cpu"), "embed.runtime") == "onnxruntime"
+    assert resolve_runtime("auto", torch.device("cuda"), "embed.runtime") == "torch"
+    with pytest.raises(StageError, match="embed.runtime=onnxruntime runs on the CPU only"):
+        resolve_runtime("onnxruntime", torch.device("cuda"), "embed.runtime")
+
+
+def test_decoding_resizes_exactly_as_pil_bilinear():
+    images = [image["bytes"] for image in next(synthetic.stories(1, seed=4))["images"]]
+    big, small = decode_images(images, 160, 32)
+    for data, b, s in zip(images, big, small):
+        with Image.open(io.BytesIO(data)) as img:
+            img = img.convert("RGB")
+            assert torch.equal((b * 255).round().byte(), pil_to_tensor(img.resize((160, 160), Image.BILINEAR)))
+            assert torch.equal(s, pil_to_tensor(img.resize((32, 32), Image.BILINEAR)))
