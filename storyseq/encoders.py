@@ -13,7 +13,8 @@ TF_LITE = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])  # EfficientNet-Lite was trained on
 
 
 class _Normalise(nn.Module):
-    """(pixels in [0, 1] - mean) / std, per channel: the preprocessing the weights expect."""
+    """uint8 pixels -> (pixels / 255 - mean) / std, per channel: the preprocessing the weights
+    expect. Inside the network, so that ONNX Runtime does it too and the host only decodes."""
 
     def __init__(self, mean, std):
         super().__init__()
@@ -21,18 +22,18 @@ class _Normalise(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
     def forward(self, pixels):
-        return (pixels - self.mean) / self.std
+        return (pixels.float().div(255) - self.mean) / self.std
 
 
 @dataclass
 class ImageEncoder:
-    """A frozen torch network, its input normalisation included, from pixels in [0, 1]."""
+    """A frozen torch network, its input normalisation included, from uint8 pixels."""
     name: str
     net: nn.Module
     dim: int
 
     def __call__(self, pixels):
-        """Features of a float batch in [0, 1], shape (B, 3, S, S)."""
+        """Features of a uint8 batch, shape (B, 3, S, S)."""
         return self.net(pixels.contiguous(memory_format=torch.channels_last))
 
 
@@ -42,7 +43,7 @@ class OnnxImageEncoder:
 
     def __init__(self, encoder, image_size):
         import onnxruntime
-        example = torch.zeros(2, 3, image_size, image_size)
+        example = torch.zeros(2, 3, image_size, image_size, dtype=torch.uint8)
         program = torch.onnx.export(encoder.net, (example,), dynamo=True, input_names=["pixels"],
                                     dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
         options = onnxruntime.SessionOptions()

@@ -15,7 +15,7 @@ FEATURES_FILE, META_FILE = "features.pt", "meta.json"
 
 
 def decode_images(images, image_size, target_size):
-    """Encoded frames -> (encoder input (B, 3, S, S) floats in [0, 1], targets (B, 3, T, T) uint8).
+    """Encoded frames -> (encoder input (B, 3, S, S), targets (B, 3, T, T)), both uint8.
     torchvision's antialiased bilinear resize gives PIL's bytes at about twice PIL's speed."""
     big, small = [], []
     for data in images:
@@ -23,7 +23,7 @@ def decode_images(images, image_size, target_size):
             pixels = TF.pil_to_tensor(img.convert("RGB"))
         big.append(TF.resize(pixels, [image_size, image_size], antialias=True))
         small.append(TF.resize(pixels, [target_size, target_size], antialias=True))
-    return torch.stack(big).float().div_(255), torch.stack(small)
+    return torch.stack(big), torch.stack(small)
 
 
 def prefetched(fn, items):
