@@ -24,7 +24,7 @@ from storyseq.runtime import resolve_runtime  # noqa: E402
 from storyseq.training import batch_losses  # noqa: E402
 
 N_FRAMES, K = 256, 4
-DEFAULTS = P.load("embed", "model", "train", path=ROOT / "params.yaml")
+DEFAULTS = P.load("data", "embed", "model", "train", path=ROOT / "params.yaml")
 E, T = DEFAULTS.embed, DEFAULTS.train
 
 
@@ -175,10 +175,11 @@ def main():
         results.update(repro_default_s=cold, incremental_default_s=incremental,
                        incremental_vs_cold_default=incremental / cold)
     with tempfile.TemporaryDirectory() as c:
-        folder = make_project(c, {"data": {"n_stories": 25}})
-        rss_1, t_1 = peak_rss_and_time(folder, 25)
-        rss_4, t_4 = peak_rss_and_time(folder, 100)
-        results.update({f"rss_4x_{s}": rss_4[s] / rss_1[s] for s in rss_1}, time_4x=t_4 / t_1)
+        folder, n = make_project(c, {}), DEFAULTS.data["n_stories"]
+        rss_1, t_1 = peak_rss_and_time(folder, n)
+        rss_4, t_4 = peak_rss_and_time(folder, 4 * n)
+        results.update({f"rss_4x_{s}": rss_4[s] / rss_1[s] for s in rss_1}, time_4x=t_4 / t_1,
+                       **{f"peak_rss_mib_4x_{s}": rss_4[s] / 1024 for s in rss_4})
     results["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     (ROOT / "bench/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"{'key':24} value")
