@@ -15,6 +15,7 @@ def main():
     runtime = resolve_runtime(e["runtime"], device, "embed.runtime")
     image_encoder = image_encoder_for(e["image_encoder"], runtime, device, e["image_size"])
     text_encoder = load_text_encoder(e["text_encoder"])
+    text_encoder.model.to(device)
     cache = features.embed_frames("data/frames.parquet", image_encoder, text_encoder, e["image_size"],
                                   e["target_size"], e["max_tokens"], e["batch_size"], device)
     tokenizer = text_encoder.tokenizer

@@ -41,8 +41,8 @@ def prefetched(fn, items):
 
 
 def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_size, max_tokens, batch_size, device):
-    """Encode every frame of frames.parquet with the image encoder (already placed, see
-    encoders.image_encoder_for) and the text encoder; return the feature cache as a dict of tensors."""
+    """Encode every frame of frames.parquet with the encoders, already on `device`; return the
+    feature cache as a dict of tensors."""
     parquet = pq.ParquetFile(frames_path)
     n = parquet.metadata.num_rows
     tokenizer = text_encoder.tokenizer
@@ -53,7 +53,7 @@ def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_si
         "token_ids": torch.full((n, max_tokens), tokenizer.pad_token_id, dtype=torch.int32),
         "story_ids": [], "frames": [], "texts": [],
     }
-    text_encoder.model.to(device)
+
     def decode(batch):
         rows = batch.to_pydict()
         return rows, *decode_images(rows["image"], image_size, target_size)

@@ -18,8 +18,9 @@ class ImageDecoder(nn.Module):
         self.fc = nn.Linear(hidden_dim, channels * base * base)
         layers, c = [], channels
         while base < size:
-            layers += [nn.ConvTranspose2d(c, max(c // 2, 8), 4, stride=2, padding=1), nn.ReLU()]
-            c, base = max(c // 2, 8), base * 2
+            out = max(c // 2, 8)
+            layers += [nn.ConvTranspose2d(c, out, 4, stride=2, padding=1), nn.ReLU()]
+            c, base = out, base * 2
         head = nn.Conv2d(c, 4, 3, padding=1)
         with torch.no_grad():
             head.bias[3] = 2.0
