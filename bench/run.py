@@ -57,7 +57,7 @@ def embed_vs_bare(encoder, images):
     same encoder on pre-made tensors."""
     b = E["batch_size"]
     store = torch.empty(len(images), encoder.dim)
-    pre_made = [pixels(images[i:i + b]).contiguous() for i in range(0, len(images), b)]
+    pre_made = [pixels(images[i:i + b]) for i in range(0, len(images), b)]
 
     def stage_path():
         for i, batch in enumerate(prefetched(pixels, [images[i:i + b] for i in range(0, len(images), b)])):
