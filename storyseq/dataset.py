@@ -45,10 +45,10 @@ class Vocabulary:
 
     def encode(self, token_ids):
         """Tokenizer ids -> vocabulary indices (unseen ids -> unk)."""
-        token_ids = token_ids.long()
-        inside = token_ids < len(self._index)
-        return torch.where(inside, self._index[token_ids.clamp(max=len(self._index) - 1)], self.unk)
+        token_ids, index = token_ids.long(), self._index.to(token_ids.device)
+        inside = token_ids < len(index)
+        return torch.where(inside, index[token_ids.clamp(max=len(index) - 1)], self.unk)
 
     def decode(self, indices):
-        """Vocabulary indices -> tokenizer ids."""
-        return self.ids[indices]
+        """Vocabulary indices -> tokenizer ids, on the device of `indices`."""
+        return self.ids.to(indices.device)[indices]

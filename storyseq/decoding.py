@@ -2,6 +2,8 @@
 own previous outputs, never the reference."""
 import torch
 
+from storyseq.features import target_pixels
+
 
 @torch.no_grad()
 def greedy(decoder, context, vocab, max_new_tokens):
@@ -61,3 +63,18 @@ def generate(decoder, context, vocab, max_new_tokens, beam_size=1):
     if beam_size == 1:
         return greedy(decoder, context, vocab, max_new_tokens)
     return beam_search(decoder, context, vocab, max_new_tokens, beam_size)
+
+
+@torch.no_grad()
+def predict(model, cache, windows, vocab, tokenizer, max_new_tokens, beam_size, batch_size=256):
+    """The model's (images on the CPU, captions) for every window, generated autoregressively on
+    the device of the model and the cache."""
+    device = cache["image_features"].device
+    images, captions = [], []
+    for rows in windows["inputs"].to(device).split(batch_size):
+        context, _ = model.window_context(cache["image_features"], cache["text_features"], rows)
+        images.append(model.image_decoder(context, target_pixels(cache, rows[:, -1])).cpu())
+        for seq in generate(model.text_decoder, context, vocab, max_new_tokens, beam_size):
+            captions.append(tokenizer.decode(vocab.decode(torch.tensor(seq, dtype=torch.long)).tolist(),
+                                             skip_special_tokens=True))
+    return torch.cat(images), captions

@@ -1,7 +1,9 @@
 """The embed stage's work: stream frames through the frozen encoders, once, into a small
 cache of features, target images and target token ids."""
+import collections
 import io
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,61 +28,89 @@ def decode_images(images, image_size, target_size):
     return torch.stack(big), torch.stack(small)
 
 
-def prefetched(fn, items):
-    """fn(item) for each item in order, the next one computed in a background thread while
-    the caller works on this one. Only one result is held ahead, so memory stays bounded."""
-    with ThreadPoolExecutor(1) as pool:
-        pending = None
+def usable_cores():
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def prefetched(fn, items, workers=1):
+    """fn(item) for each item, in order, computed by `workers` background threads while the
+    caller works on earlier results. At most 2 * workers results are pending, so memory stays
+    bounded. PIL's decoders and torch's resize release the GIL, so threads scale with cores;
+    each runs torch on one core, so that they don't crowd each other (or the caller) out."""
+    with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        pending = collections.deque()
         for item in items:
-            future = pool.submit(fn, item)
-            if pending is not None:
-                yield pending.result()
-            pending = future
-        if pending is not None:
-            yield pending.result()
+            pending.append(pool.submit(fn, item))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
-def embed_frames(frames_path, image_encoder, text_encoder, image_size, target_size, max_tokens, batch_size, device):
-    """Encode every frame of frames.parquet with the encoders, already on `device`; return the
-    feature cache as a dict of tensors."""
+def embed_images(frames_path, encoder, image_size, target_size, batch_size, device, workers, precision):
+    """The image path: decode and resize on `workers` threads, encode on `device`.
+    Returns (features (N, D) float32, target images (N, 3, T, T) uint8), both on the CPU.
+    On CUDA the batches travel from pinned memory and the features stay on the GPU until the
+    end, so the GPU never waits on a host copy or sync."""
     parquet = pq.ParquetFile(frames_path)
-    n = parquet.metadata.num_rows
-    tokenizer = text_encoder.tokenizer
-    cache = {
-        "image_features": torch.empty(n, image_encoder.dim),
-        "text_features": torch.empty(n, text_encoder.dim),
-        "target_images": torch.empty(n, 3, target_size, target_size, dtype=torch.uint8),
-        "token_ids": torch.full((n, max_tokens), tokenizer.pad_token_id, dtype=torch.int32),
-        "story_ids": [], "frames": [], "texts": [],
-    }
+    n, cuda = parquet.metadata.num_rows, device.type == "cuda"
+    features = torch.empty(n, encoder.dim, device=device)
+    targets = torch.empty(n, 3, target_size, target_size, dtype=torch.uint8)
 
     def decode(batch):
-        rows = batch.to_pydict()
-        return rows, *decode_images(rows["image"], image_size, target_size)
+        big, small = decode_images(batch.column("image").to_pylist(), image_size, target_size)
+        return (big.pin_memory() if cuda else big), small
 
-    batches = parquet.iter_batches(batch_size=batch_size, columns=["story_id", "frame", "text", "image"])
     start = 0
-    with torch.inference_mode(), tqdm(total=n, desc="embed", unit="img") as bar:
-        for rows, big, small in prefetched(decode, batches):
-            end = start + len(rows["text"])
-            cache["image_features"][start:end] = image_encoder(big.to(device)).float().cpu()
-            cache["text_features"][start:end] = text_encoder(rows["text"], device).float().cpu()
-            cache["target_images"][start:end] = small
-            ids = tokenizer(rows["text"], truncation=True, max_length=max_tokens)["input_ids"]
-            for i, seq in enumerate(ids, start):
-                cache["token_ids"][i, :len(seq)] = torch.tensor(seq, dtype=torch.int32)
-            cache["story_ids"] += rows["story_id"]
-            cache["frames"] += rows["frame"]
-            cache["texts"] += rows["text"]
+    batches = parquet.iter_batches(batch_size=batch_size, columns=["image"])
+    with torch.inference_mode(), precision, tqdm(total=n, desc="embed", unit="img") as bar:
+        for big, small in prefetched(decode, batches, workers):
+            end = start + len(small)
+            features[start:end] = encoder(big.to(device, non_blocking=True)).float()
+            targets[start:end] = small
             bar.update(end - start)
             start = end
-    cache["frames"] = torch.tensor(cache["frames"], dtype=torch.int32)
-    return cache
+    return features.cpu(), targets
+
+
+def embed_texts(texts, encoder, max_tokens, batch_size, device, precision):
+    """The text path: (features (N, D) float32 on the CPU, target token ids (N, max_tokens) int32)."""
+    tokenizer = encoder.tokenizer
+    features = torch.empty(len(texts), encoder.dim, device=device)
+    token_ids = torch.full((len(texts), max_tokens), tokenizer.pad_token_id, dtype=torch.int32)
+    with torch.inference_mode(), precision:
+        for start in tqdm(range(0, len(texts), batch_size), desc="embed text", unit="batch"):
+            batch = texts[start:start + batch_size]
+            features[start:start + len(batch)] = encoder(batch, device).float()
+            ids = tokenizer(batch, truncation=True, max_length=max_tokens)["input_ids"]
+            for i, seq in enumerate(ids, start):
+                token_ids[i, :len(seq)] = torch.tensor(seq, dtype=torch.int32)
+    return features.cpu(), token_ids
+
+
+def embed_frames(frames_path, image_encoder, text_encoder, e, device, precision):
+    """Encode every frame of frames.parquet with the encoders, already on `device`, with the
+    embed params `e`; return the feature cache as a dict of tensors."""
+    columns = pq.read_table(frames_path, columns=["story_id", "frame", "text"]).to_pydict()
+    workers = usable_cores() if e["decode_workers"] == "auto" else e["decode_workers"]
+    image_features, target_images = embed_images(frames_path, image_encoder, e["image_size"], e["target_size"],
+                                                 e["batch_size"], device, workers, precision)
+    text_features, token_ids = embed_texts(columns["text"], text_encoder, e["max_tokens"], e["batch_size"], device,
+                                           precision)
+    return {"image_features": image_features, "text_features": text_features, "target_images": target_images,
+            "token_ids": token_ids, "story_ids": columns["story_id"],
+            "frames": torch.tensor(columns["frame"], dtype=torch.int32), "texts": columns["text"]}
 
 
 def target_pixels(cache, rows=slice(None)):
     """Target images of the given rows as floats in [0, 1] (the cache stores them as uint8)."""
     return cache["target_images"][rows].float() / 255
+
+
+def on_device(cache, device):
+    """The cache's tensors that the model reads (features and target images), on `device`."""
+    return {k: cache[k].to(device) for k in ("image_features", "text_features", "target_images")}
 
 
 def save(cache, meta, folder):

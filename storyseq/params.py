@@ -20,6 +20,7 @@ def _float(lo, hi, open_lo=False):
     return float, ok, f"a number in {'(' if open_lo else '['}{lo}, {hi}]"
 
 
+_WORKERS = ((str, int), lambda v: v == "auto" or (type(v) is int and v >= 1), "auto or an integer >= 1")
 _TEXT = (str, lambda v: bool(v.strip()), "a non-empty string")
 
 SCHEMA = {
@@ -43,6 +44,8 @@ SCHEMA = {
     "embed.batch_size": _int(1),
     "embed.device": _choice(*DEVICES),
     "embed.runtime": _choice("auto", "torch", "onnxruntime"),
+    "embed.precision": _choice("fp32", "tf32", "bf16"),
+    "embed.decode_workers": _WORKERS,
     "model.embed_dim": _int(8),
     "model.hidden_dim": _int(8),
     "model.dropout": _float(0.0, 0.9),
@@ -57,7 +60,9 @@ SCHEMA = {
     "train.device": _choice(*DEVICES),
     "evaluate.beam_size": _int(1, 32),
     "evaluate.max_new_tokens": _int(1, 512),
+    "evaluate.device": _choice(*DEVICES),
     "plot.n_examples": _int(1, 32),
+    "plot.device": _choice(*DEVICES),
 }
 
 

@@ -1,4 +1,5 @@
-"""Device choice and determinism."""
+"""Device choice, CUDA numerics and determinism."""
+import os
 import random
 
 import numpy as np
@@ -25,8 +26,19 @@ def resolve_runtime(name, device, key):
     return name
 
 
+def set_precision(precision, device, key):
+    """fp32: full float32 on CUDA (TF32 off), so that GPU features stay within 1e-4 of the CPU's.
+    tf32: TF32 matmuls and convolutions (about 1.5x faster on an H200). bf16: bfloat16 autocast
+    (about 2x). Returns the autocast context the encoders run in."""
+    if precision != "fp32" and device.type != "cuda":
+        raise StageError(f"{key}={precision} applies on CUDA only; use {key}=fp32 on the CPU")
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def seed_everything(seed):
-    """Seed python, numpy and torch, and ask torch for deterministic kernels."""
+    """Seed python, numpy and torch, and ask torch (and cuBLAS) for deterministic kernels."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -1,7 +1,11 @@
 """Training on cached features: per-component losses, AdamW, a val loss every epoch, and
 the best-val weights kept. "Best" is the lowest val image + text loss: the task itself.
 The contrastive term is an auxiliary whose scale changes with lambda, so it stays out of
-the choice and checkpoints compare across lambda_contrastive values."""
+the choice and checkpoints compare across lambda_contrastive values.
+
+Window indices stay on the CPU, where each batch's bookkeeping (unique frames, caption
+length) is done; the model, the features and the targets live on the model's device. Losses
+are kept on the device and read once per epoch, so a GPU never waits on the host."""
 import copy
 
 import torch
@@ -14,52 +18,73 @@ from storyseq.losses import info_nce, text_loss
 COMPONENTS = ("image", "text", "contrastive", "total")
 
 
-def batch_losses(model, cache, inputs, target, vocab, lambda_contrastive, temperature):
-    """Losses of one batch of windows, (B, K) input rows and (B,) target rows."""
+class Targets:
+    """What the model learns to predict for every frame: its caption as vocabulary indices and
+    its image as floats in [0, 1], both on `device`, and the caption lengths on the CPU."""
+
+    def __init__(self, cache, vocab, device):
+        tokens = vocab.encode(cache["token_ids"].cpu().long())
+        self.pad, self.lengths = vocab.pad, (tokens != vocab.pad).sum(1)
+        self.tokens, self.pixels = tokens.to(device), target_pixels(cache).to(device)
+
+    def captions(self, rows, rows_on_device):
+        """(B, L) indices of the given frames' captions, cut to the longest of them."""
+        return self.tokens[rows_on_device, :int(self.lengths[rows].max())]
+
+
+def batch_losses(model, cache, targets, inputs, target, lambda_contrastive, temperature):
+    """Losses of one batch of windows, given as (B, K) input rows and (B,) target rows on the CPU.
+    The rows travel to the device in one copy."""
     frames, inverse = inputs.unique(return_inverse=True)
-    image_emb, text_emb = model.project(cache["image_features"][frames], cache["text_features"][frames])
-    tokens = vocab.encode(cache["token_ids"][target])
-    tokens = tokens[:, :int((tokens != vocab.pad).sum(1).max())]
-    predicted_image, logits = model(image_emb[inverse], text_emb[inverse], target_pixels(cache, inputs[:, -1]),
-                                    tokens[:, :-1])
+    rows = torch.cat([frames, inverse.flatten(), inputs[:, -1], target])
+    rows = rows.to(cache["image_features"].device, non_blocking=True)
+    frames_d, inverse_d, last_d, target_d = rows.split([len(frames), inverse.numel(), len(target), len(target)])
+    image_emb, text_emb = model.project(cache["image_features"][frames_d], cache["text_features"][frames_d])
+    inverse_d = inverse_d.view(inverse.shape)
+    tokens = targets.captions(target, target_d)
+    predicted_image, logits = model(image_emb[inverse_d], text_emb[inverse_d], targets.pixels[last_d], tokens[:, :-1])
     losses = {
-        "image": F.mse_loss(predicted_image, target_pixels(cache, target)),
-        "text": text_loss(logits, tokens[:, 1:], vocab.pad),
+        "image": F.mse_loss(predicted_image, targets.pixels[target_d]),
+        "text": text_loss(logits, tokens[:, 1:], targets.pad),
         "contrastive": info_nce(image_emb, text_emb, temperature),
     }
     losses["total"] = losses["image"] + losses["text"] + lambda_contrastive * losses["contrastive"]
     return losses
 
 
-def _epoch(model, cache, windows, vocab, t, order, optimizer=None):
+def _epoch(model, cache, targets, windows, t, order, optimizer=None):
     """Mean losses over `windows` in the given order; a step per batch when an optimizer is given."""
-    sums, count = dict.fromkeys(COMPONENTS, 0.0), 0
+    steps, sizes = [], []
     for rows in order.split(t["batch_size"]):
-        losses = batch_losses(model, cache, windows["inputs"][rows], windows["target"][rows], vocab,
+        losses = batch_losses(model, cache, targets, windows["inputs"][rows], windows["target"][rows],
                               t["lambda_contrastive"], t["temperature"])
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             optimizer.step()
-        for key in COMPONENTS:
-            sums[key] += losses[key].item() * len(rows)
-        count += len(rows)
-    return {key: value / count for key, value in sums.items()}
+        steps.append(torch.stack([losses[key].detach() for key in COMPONENTS]))
+        sizes.append(len(rows))
+    weights = torch.tensor(sizes, dtype=torch.float64, device=steps[0].device)
+    return dict(zip(COMPONENTS, ((torch.stack(steps).double() * weights[:, None]).sum(0) / len(order)).tolist()))
 
 
 def fit(model, cache, train, val, vocab, t):
-    """Train for t['epochs']; return (best-val state dict, best epoch, history rows)."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    """Train for t['epochs'] on the device of `cache`; return (best-val state dict, best epoch,
+    history rows)."""
+    device = cache["image_features"].device
+    targets = Targets(cache, vocab, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"],
+                                  fused=device.type == "cuda" or None)
     generator = torch.Generator().manual_seed(t["seed"])
     history, best_state, best_epoch, best_task = [], None, 0, float("inf")
     bar = tqdm(range(1, t["epochs"] + 1), desc="train", unit="epoch")
     for epoch in bar:
         model.train()
-        train_losses = _epoch(model, cache, train, vocab, t, torch.randperm(len(train["target"]), generator=generator),
-                              optimizer)
+        train_losses = _epoch(model, cache, targets, train, t,
+                              torch.randperm(len(train["target"]), generator=generator), optimizer)
         model.eval()
         with torch.no_grad():
-            val_losses = _epoch(model, cache, val, vocab, t, torch.arange(len(val["target"])))
+            val_losses = _epoch(model, cache, targets, val, t, torch.arange(len(val["target"])))
         history.append({"epoch": epoch, **{f"train_{k}": round(v, 6) for k, v in train_losses.items()},
                         **{f"val_{k}": round(v, 6) for k, v in val_losses.items()}})
         task = val_losses["image"] + val_losses["text"]

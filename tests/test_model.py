@@ -8,7 +8,7 @@ from storyseq.decoding import generate
 from storyseq.encoders import load_image_encoder
 from storyseq.losses import info_nce
 from storyseq.model import StoryModel
-from storyseq.training import batch_losses, fit
+from storyseq.training import Targets, batch_losses, fit
 
 K, N_FRAMES, L = 3, 12, 6
 
@@ -46,7 +46,7 @@ def test_decoder_input_is_shifted_right():
 
     model.text_decoder.step = spy
     w, v = windows(), vocab(tiny_cache())
-    batch_losses(model, cache, w["inputs"], w["target"], v, 0.5, 0.1)
+    batch_losses(model, cache, Targets(cache, v, "cpu"), w["inputs"], w["target"], 0.5, 0.1)
     targets = v.encode(cache["token_ids"][w["target"]])[:, :3]
     assert torch.equal(seen["input"], targets[:, :-1])
     assert (seen["input"][:, 0] == v.bos).all() and not (seen["input"] == v.eos).any()
