@@ -1,7 +1,7 @@
 """`make gpu-bench`: the GPU's figures, on a stock CUDA PyTorch image (no venv, no dvc); the
 efficientnet wheels travel with it (`make gpu-wheels`). Writes bench/gpu_results.json.
 
-- embed: the stage's image path (decode on all cores, resize, pinned copy, forward, store) on
+- embed: the stage's image path (decode and resize on all cores, pinned copy, forward, store) on
   real-size JPEG frames, against the forward-only limit and the decode limit, each alone;
 - precision: forward img/s and feature drift from the CPU for fp32, tf32 and bf16;
 - train: s/epoch on the default run's features (data/features, data/windows.parquet), if present."""
@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 import yaml
@@ -33,6 +34,7 @@ from storyseq.training import fit  # noqa: E402
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 E = PARAMS["embed"]
 CUDA = torch.device("cuda")
+BATCH = features.encoder_batch_size(E["batch_size"], CUDA)
 
 
 def rate(n, fn, repeat=2):
@@ -52,14 +54,16 @@ def decode(images):
     return features.decode_images(images, E["image_size"], E["target_size"])
 
 
-def decode_limits(images, cores):
-    """Decode-and-resize img/s with all cores: threads (as the stage) and processes."""
-    batches = [images[i:i + E["batch_size"]] for i in range(0, len(images), E["batch_size"])]
+def decode_limits(images, many, cores):
+    """Decode-and-resize img/s with all cores: in processes (as the stage) on `many` frames, in
+    threads and in one thread on `images`."""
+    chunk = features.DECODE_CHUNK
     out = {}
-    for kind, pool in (("threads", ThreadPoolExecutor), ("processes", ProcessPoolExecutor)):
-        with pool(cores, initializer=torch.set_num_threads, initargs=(1,)) as p:
-            out[f"decode_{kind}_img_per_s"] = rate(len(images), lambda: list(p.map(decode, batches)))
-    out["decode_one_thread_img_per_s"] = rate(len(images), lambda: [decode(b) for b in batches], repeat=1)
+    for kind, pool, frames in (("processes", ProcessPoolExecutor, many), ("threads", ThreadPoolExecutor, images)):
+        chunks = [frames[i:i + chunk] for i in range(0, len(frames), chunk)]
+        with pool(cores, initializer=features.one_torch_thread) as p:
+            out[f"decode_{kind}_img_per_s"] = rate(len(frames), lambda: list(p.map(decode, chunks)), repeat=1)
+    out["decode_one_thread_img_per_s"] = rate(len(images), lambda: decode(images), repeat=1)
     return out
 
 
@@ -69,18 +73,20 @@ def forward_limit(encoder, pixels, batch_size, precision):
         return rate(len(pixels), lambda: [encoder(b) for b in on_gpu])
 
 
-def bench_encoder(name, frames_path, images, cores, decode_best):
+def bench_encoder(name, frames_path, n_frames, images, cores, decode_limit):
+    """The stage's image path on the n_frames of frames_path, against the forward-only limit on
+    `images` (decoded beforehand) and the decode limit."""
     try:
         encoder = image_encoder_for(name, "torch", CUDA, E["image_size"])
     except (StageError, ImportError) as err:
         return {"unavailable": str(err)}
     pixels = decode(images)[0]
     fp32 = set_precision("fp32", CUDA, "embed.precision")
-    stage = rate(len(images), lambda: features.embed_images(frames_path, encoder, E["image_size"], E["target_size"],
-                                                             E["batch_size"], CUDA, cores, fp32), repeat=1)
-    out = {"stage_img_per_s": stage,
-           **{f"forward_b{b}_img_per_s": forward_limit(encoder, pixels, b, fp32) for b in (E["batch_size"], 256)}}
-    limit = min(out[f"forward_b{E['batch_size']}_img_per_s"], decode_best)
+    stage = rate(n_frames, lambda: features.embed_images(frames_path, encoder, E["image_size"], E["target_size"],
+                                                             BATCH, CUDA, cores, fp32), repeat=1)
+    out = {"stage_img_per_s": stage, "batch_size": BATCH,
+           **{f"forward_b{b}_img_per_s": forward_limit(encoder, pixels, b, fp32) for b in (32, BATCH)}}
+    limit = min(out[f"forward_b{BATCH}_img_per_s"], decode_limit)
     out.update(limit_img_per_s=limit, stage_vs_limit=stage / limit)
     cpu = image_encoder_for(name, "torch", torch.device("cpu"), E["image_size"])
     sample = pixels[:64]
@@ -101,7 +107,7 @@ def bench_text(texts, folder):
     encoder.model.to(CUDA)
     fp32 = set_precision("fp32", CUDA, "embed.precision")
     return {"test_gpu_bert_sentences_per_s": rate(len(texts), lambda: features.embed_texts(
-        texts, encoder, E["max_tokens"], E["batch_size"], CUDA, fp32), repeat=1)}
+        texts, encoder, E["max_tokens"], BATCH, CUDA, fp32), repeat=1)}
 
 
 def bench_train():
@@ -127,6 +133,12 @@ def bench_train():
         seconds = time.perf_counter() - start
         out[f"train_{device.type}_s_per_epoch"] = seconds / epochs
         out[f"train_{device.type}_epochs"] = epochs
+    if os.environ.get("GPU_BENCH_PROFILE"):
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            fit(model.to(CUDA), {**features.on_device(cache, CUDA), "token_ids": cache["token_ids"]}, windows["train"],
+                windows["val"], vocab, {**PARAMS["train"], "epochs": 1})
+        (ROOT / "bench/gpu_profile.txt").write_text(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
     out["train_cuda_default_epochs_s"] = out["train_cuda_s_per_epoch"] * PARAMS["train"]["epochs"]
     out["train_cuda_vs_cpu"] = out["train_cpu_s_per_epoch"] / out["train_cuda_s_per_epoch"]
     return out
@@ -142,12 +154,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         texts = write_frames(folder, n_stories=int(os.environ.get("GPU_BENCH_STORIES", 160)), jpeg=True)
-        images = pq.read_table(folder / "frames.parquet", columns=["image"]).column("image").to_pylist()
-        results["frames"] = len(images)
-        results.update(decode_limits(images, cores))
-        decode_best = max(results["decode_threads_img_per_s"], results["decode_processes_img_per_s"])
+        table = pq.read_table(folder / "frames.parquet")
+        many = pa.concat_tables([table] * int(os.environ.get("GPU_BENCH_REPEAT", 8)))  # the same JPEGs, more of them
+        pq.write_table(many, folder / "many.parquet")
+        images = table.column("image").to_pylist()
+        results.update(frames=len(images), stage_frames=len(many))
+        results.update(decode_limits(images, many.column("image").to_pylist(), cores))
         for name in ("efficientnet_lite0", "test_tiny_cnn"):  # resnet weights cannot be downloaded there
-            results[name] = bench_encoder(name, folder / "frames.parquet", images, cores, decode_best)
+            results[name] = bench_encoder(name, folder / "many.parquet", len(many), images, cores,
+                                          results["decode_processes_img_per_s"])
         results.update(bench_text(texts, folder))
     results.update(bench_train())
     (ROOT / "bench/gpu_results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

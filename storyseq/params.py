@@ -20,7 +20,7 @@ def _float(lo, hi, open_lo=False):
     return float, ok, f"a number in {'(' if open_lo else '['}{lo}, {hi}]"
 
 
-_WORKERS = ((str, int), lambda v: v == "auto" or (type(v) is int and v >= 1), "auto or an integer >= 1")
+_AUTO_OR_COUNT = ((str, int), lambda v: v == "auto" or (type(v) is int and v >= 1), "auto or an integer >= 1")
 _TEXT = (str, lambda v: bool(v.strip()), "a non-empty string")
 
 SCHEMA = {
@@ -41,11 +41,11 @@ SCHEMA = {
     "embed.image_size": _int(32, 1024),
     "embed.target_size": (int, lambda v: v in (16, 32, 64, 128), "one of 16, 32, 64, 128"),
     "embed.max_tokens": _int(8, 512),
-    "embed.batch_size": _int(1),
+    "embed.batch_size": _AUTO_OR_COUNT,
     "embed.device": _choice(*DEVICES),
     "embed.runtime": _choice("auto", "torch", "onnxruntime"),
     "embed.precision": _choice("fp32", "tf32", "bf16"),
-    "embed.decode_workers": _WORKERS,
+    "embed.decode_workers": _AUTO_OR_COUNT,
     "model.embed_dim": _int(8),
     "model.hidden_dim": _int(8),
     "model.dropout": _float(0.0, 0.9),

@@ -1,4 +1,5 @@
 """The real bundled encoders, offline, and the decoding in front of them."""
+import functools
 import io
 
 import pytest
@@ -9,7 +10,7 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 from storyseq import synthetic
 from storyseq.encoders import OnnxImageEncoder, load_image_encoder, load_text_encoder
 from storyseq.errors import StageError
-from storyseq.features import decode_images
+from storyseq.features import decode_images, prefetched, regrouped
 from storyseq.runtime import resolve_runtime
 
 
@@ -68,3 +69,15 @@ def test_decoding_resizes_exactly_as_pil_bilinear():
             img = img.convert("RGB")
             assert torch.equal(b, pil_to_tensor(img.resize((160, 160), Image.BILINEAR)))
             assert torch.equal(s, pil_to_tensor(img.resize((32, 32), Image.BILINEAR)))
+
+
+def test_decode_workers_and_batches_do_not_change_the_bytes():
+    images = [image["bytes"] for story in synthetic.stories(3, seed=5) for image in story["images"]]
+    decode = functools.partial(decode_images, image_size=32, target_size=16)
+    chunks = [images[i:i + 7] for i in range(0, len(images), 7)]
+    expected = decode(images)
+    for workers in (1, 3):
+        batches = list(regrouped(prefetched(decode, chunks, workers), 10))
+        assert [len(small) for _, small in batches] == [10] * (len(images) // 10) + [len(images) % 10] * (len(images) % 10 > 0)
+        for got, want in zip(zip(*batches), expected):
+            assert torch.equal(torch.cat(got), want)
