@@ -3,11 +3,13 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 from conftest import ROOT
 
 from storyseq import params as P
 from storyseq.errors import StageError
+from storyseq.runtime import set_precision
 
 BAD = [
     ("data.source", "ftp", "one of synthetic, hub, parquet"),
@@ -21,6 +23,11 @@ BAD = [
     ("embed.text_encoder", "", "one of all-MiniLM-L6-v2"),
     ("embed.target_size", 48, "one of 16, 32, 64, 128"),
     ("embed.device", "tpu", "one of auto, cpu, cuda"),
+    ("embed.precision", "fp16", "one of fp32, tf32, bf16"),
+    ("embed.decode_workers", 0, "auto or an integer >= 1"),
+    ("embed.batch_size", "many", "auto or an integer >= 1"),
+    ("evaluate.device", "gpu", "one of auto, cpu, cuda"),
+    ("plot.device", True, "one of auto, cpu, cuda"),
     ("model.dropout", 1.0, "a number in [0.0, 0.9]"),
     ("train.lr", 0, "a number in (0.0, 1.0]"),
     ("train.lambda_contrastive", -0.1, "a number in [0.0, 100.0]"),
@@ -73,3 +80,8 @@ def test_a_stage_run_by_hand_without_its_inputs_says_which(tmp_path, stage):
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 1
     assert result.stderr.startswith("error: missing input data/features/") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_reduced_precision_is_refused_on_the_cpu():
+    with pytest.raises(StageError, match="embed.precision=bf16 applies on CUDA only"):
+        set_precision("bf16", torch.device("cpu"), "embed.precision")
