@@ -12,11 +12,13 @@ OUT = "data/raw/stories.parquet"
 
 def main():
     params = P.load("data")
+    d = params.data
     stories, provenance = open_source(params)
+    total = d["n_stories"] + (d["n_test_stories"] if provenance["test_split_found"] else 0)
     with atomic_path(OUT) as tmp:
-        counts = write_stories(tqdm(stories, desc="fetch", unit="story"), tmp)
+        counts = write_stories(tqdm(stories, total=total, desc="fetch", unit="story"), tmp)
         if not counts:
-            raise StageError(f"fetch: data.source={params.data['source']} gave no stories")
+            raise StageError(f"fetch: data.source={d['source']} gave no stories")
     write_json("metrics/fetch.json", {**provenance, "stories": counts})
     print(f"fetch: wrote {sum(counts.values())} stories to {OUT} ({counts})")
 
