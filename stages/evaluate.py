@@ -41,6 +41,16 @@ def tagged_texts(cache):
     return [tagged[(sid, int(frame))] for sid, frame in zip(cache["story_ids"], cache["frames"])]
 
 
+def baselines(cache, train, test, texts, targets):
+    """(images, captions) of each baseline for the test windows."""
+    outputs = {name: (targets[rows], [texts[r] for r in rows.tolist()])
+               for name, rows in {"copy_last": copy_last(test), "nearest_neighbor": nearest_neighbor(cache, train, test)}.items()}
+    n = len(test["target"])
+    outputs["constant"] = (targets[train["target"]].mean(0).expand(n, -1, -1, -1),
+                           [constant_caption([texts[r] for r in train["target"].tolist()])] * n)
+    return outputs
+
+
 def main():
     ev = P.load("evaluate").evaluate
     seed_everything(0)
@@ -52,11 +62,7 @@ def main():
     texts = [normalise(t, tokenizer) for t in cache["texts"]]
     targets = target_pixels(cache)
     references, n = [texts[r] for r in test["target"].tolist()], len(test["target"])
-    outputs = {"model": predict(model, cache, test, vocab, tokenizer, ev)}
-    for name, rows in {"copy_last": copy_last(test), "nearest_neighbor": nearest_neighbor(cache, train, test)}.items():
-        outputs[name] = (targets[rows], [texts[r] for r in rows.tolist()])
-    outputs["constant"] = (targets[train["target"]].mean(0).expand(n, -1, -1, -1),
-                           [constant_caption([texts[r] for r in train["target"].tolist()])] * n)
+    outputs = {"model": predict(model, cache, test, vocab, tokenizer, ev), **baselines(cache, train, test, texts, targets)}
     characters = window_characters(tagged_texts(cache), test, lambda text: normalise(text, tokenizer))
     stats = {name: {**text_stats(references, captions), **image_stats(images, targets[test["target"]]),
                     "character_f1": character_f1(captions, characters)} for name, (images, captions) in outputs.items()}
