@@ -90,7 +90,7 @@ def validate(params, keys):
     if "window.test_fraction" in keys and params["window"]["val_fraction"] + params["window"]["test_fraction"] >= 1:
         raise StageError("params.yaml: window.val_fraction + window.test_fraction must be < 1 to leave training stories")
     if "data.test_split" in keys and "data.split" in keys and params["data"]["split"] == params["data"]["test_split"]:
-        raise StageError(f"params.yaml: data.test_split must differ from data.split, got {params['data']['split']!r} for both")
+        raise StageError(f"params.yaml: data.test_split must be different from data.split, got {params['data']['split']!r} for both")
 
 
 def load(*sections, path="params.yaml"):
