@@ -1,8 +1,10 @@
 """embed: run the frozen image and text encoders once over every frame, and cache the features."""
+import sys
+
 import torch
 
 from storyseq import features, params as P
-from storyseq.atomic import atomic_path
+from storyseq.atomic import atomic_path, write_json
 from storyseq.encoders import image_encoder_for, load_text_encoder
 from storyseq.errors import run_stage
 from storyseq.runtime import resolve_device, resolve_runtime, seed_everything, set_precision
@@ -28,8 +30,14 @@ def main():
         "pad_id": tokenizer.pad_token_id, "bos_id": tokenizer.cls_token_id, "eos_id": tokenizer.sep_token_id,
         "unk_id": tokenizer.unk_token_id, "n_frames": len(cache["story_ids"]), "torch": torch.__version__,
     }
+    clipping = features.clipping(cache["texts"], tokenizer, e["max_tokens"])
+    meta["clipped_fraction"] = clipping["clipped_fraction"]
+    if clipping["clipped_fraction"] > 0.01:
+        print(f"warning: {clipping['clipped_fraction']:.1%} of frame texts are longer than embed.max_tokens="
+              f"{e['max_tokens']} tokens (longest {clipping['longest_tokens']}) and are clipped", file=sys.stderr)
     with atomic_path("data/features") as tmp:
         features.save(cache, meta, tmp)
+    write_json("metrics/embed.json", clipping)
     print(f"embed: {meta['n_frames']} frames -> data/features ({image_encoder.name}, {text_encoder.name}, "
           f"{device.type})")
 

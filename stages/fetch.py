@@ -1,8 +1,9 @@
-"""fetch: read data.n_stories stories from data.source into data/raw/stories.parquet."""
+"""fetch: read stories from data.source into data/raw/stories.parquet, and where they came
+from into metrics/fetch.json."""
 from tqdm import tqdm
 
 from storyseq import params as P
-from storyseq.atomic import atomic_path
+from storyseq.atomic import atomic_path, write_json
 from storyseq.errors import StageError, run_stage
 from storyseq.sources import open_source, write_stories
 
@@ -11,12 +12,15 @@ OUT = "data/raw/stories.parquet"
 
 def main():
     params = P.load("data")
-    stories = tqdm(open_source(params), total=params.data["n_stories"], desc="fetch", unit="story")
+    d = params.data
+    stories, provenance = open_source(params)
+    total = d["n_stories"] + (d["n_test_stories"] if provenance["test_split_found"] else 0)
     with atomic_path(OUT) as tmp:
-        count = write_stories(stories, tmp)
-        if count == 0:
-            raise StageError(f"fetch: data.source={params.data['source']} gave no stories")
-    print(f"fetch: wrote {count} stories to {OUT}")
+        counts = write_stories(tqdm(stories, total=total, desc="fetch", unit="story"), tmp)
+        if not counts:
+            raise StageError(f"fetch: data.source={d['source']} gave no stories")
+    write_json("metrics/fetch.json", {**provenance, "stories": counts})
+    print(f"fetch: wrote {sum(counts.values())} stories to {OUT} ({counts})")
 
 
 if __name__ == "__main__":

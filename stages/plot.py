@@ -14,8 +14,8 @@ from storyseq.features import target_pixels
 from storyseq.model import load_checkpoint
 from storyseq.runtime import resolve_device
 
-SYSTEMS = ("model", "copy_last", "nearest_neighbor")
-SCORES = ("bleu", "rouge_l", "meteor", "image_mse", "image_psnr")
+SYSTEMS = ("model", "copy_last", "nearest_neighbor", "constant")
+SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr")
 
 
 @torch.no_grad()

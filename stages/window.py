@@ -21,19 +21,23 @@ def skip(summary, story_id, err):
 
 def main():
     params = P.load("window")
+    P.validate(params, ["data.test_split"])
     w = params.window
-    summary, seen, texts = Summary(), set(), {}
+    summary, seen, texts, source_split = Summary(), set(), {}, {}
     # Pass 1: the text of every story (cheap), so that splits are drawn among valid stories.
-    for batch in read_batches(RAW, ["story_id", "story", "frame_count"]):
+    for batch in read_batches(RAW, ["story_id", "story", "frame_count", "split"]):
         for row in batch:
             summary.read += 1
             try:
                 texts[row["story_id"]] = story_frames(row["story_id"], row["story"], row["frame_count"], w["k"], seen)
+                source_split[row["story_id"]] = row["split"]
             except InvalidStory as err:
                 skip(summary, row["story_id"], err)
     if not texts:
         raise StageError(f"window: no valid story remains of {summary.read} read ({dict(summary.skipped)})")
-    split_of = assign_splits(texts, w["val_fraction"], w["test_fraction"], w["seed"])
+    official_test = [sid for sid, split in source_split.items() if split == params.data["test_split"]]
+    summary.official_test = bool(official_test)
+    split_of = assign_splits(texts, w["val_fraction"], w["test_fraction"], w["seed"], official_test)
     # Pass 2: decode images and write frames and windows, a batch of stories at a time.
     with atomic_path("data/frames.parquet") as frames_tmp, atomic_path("data/windows.parquet") as windows_tmp, \
             pq.ParquetWriter(frames_tmp, FRAME_SCHEMA) as frames_out, \
@@ -57,6 +61,7 @@ def main():
                                for i, ((tagged, plain), image) in enumerate(zip(texts[sid], row["images"]), 1)]
                 windows += window_rows(sid, split, len(texts[sid]), w["k"], w["stride"])
                 summary.stories[split] += 1
+                summary.sources[split].add(source_split[sid])
                 summary.frames[split] += len(texts[sid])
             for item in windows:
                 summary.windows[item["split"]] += 1

@@ -156,3 +156,12 @@ def load(folder):
     """(cache, meta) from data/features/."""
     folder = Path(folder)
     return torch.load(folder / FEATURES_FILE, weights_only=True), json.loads((folder / META_FILE).read_text())
+
+
+
+def clipping(texts, tokenizer, max_tokens):
+    """How many texts tokenise (special tokens included) to more than max_tokens: metrics/embed.json."""
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    n_clipped = sum(length > max_tokens for length in lengths)
+    return {"frames": len(lengths), "max_tokens": max_tokens, "clipped_frames": n_clipped,
+            "clipped_fraction": round(n_clipped / max(len(lengths), 1), 6), "longest_tokens": max(lengths, default=0)}

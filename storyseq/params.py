@@ -29,7 +29,9 @@ SCHEMA = {
     "data.hub_name": _TEXT,
     "data.revision": _TEXT,
     "data.split": _TEXT,
+    "data.test_split": _TEXT,
     "data.n_stories": _int(1),
+    "data.n_test_stories": _int(1),
     "data.seed": _int(0),
     "window.k": _int(1),
     "window.stride": _int(1),
@@ -61,6 +63,8 @@ SCHEMA = {
     "evaluate.beam_size": _int(1, 32),
     "evaluate.max_new_tokens": _int(1, 512),
     "evaluate.device": _choice(*DEVICES),
+    "evaluate.bootstrap_samples": _int(100, 100000),
+    "evaluate.bootstrap_seed": _int(0),
     "plot.n_examples": _int(1, 32),
     "plot.device": _choice(*DEVICES),
 }
@@ -90,6 +94,8 @@ def validate(params, keys):
             raise StageError(f"params.yaml: {key} must be {expect}, got {value!r}")
     if "window.test_fraction" in keys and params["window"]["val_fraction"] + params["window"]["test_fraction"] >= 1:
         raise StageError("params.yaml: window.val_fraction + window.test_fraction must be < 1 to leave training stories")
+    if "data.test_split" in keys and "data.split" in keys and params["data"]["split"] == params["data"]["test_split"]:
+        raise StageError(f"params.yaml: data.test_split must be different from data.split, got {params['data']['split']!r} for both")
 
 
 def load(*sections, path="params.yaml"):

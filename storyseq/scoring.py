@@ -1,15 +1,17 @@
-"""Text and image scores. Both sides of every text comparison get the same normalisation:
+"""Text and image scores, kept per window so that the bootstrap can rescore resamples of
+the test stories cheaply. Both sides of every text comparison get the same normalisation:
 a round trip through the target tokenizer (lower case, no accents, WordPiece merged back),
 then words and punctuation split by one regular expression."""
 import math
 import re
 
-import torch
-from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+import numpy as np
+from nltk.translate.bleu_score import SmoothingFunction, brevity_penalty, modified_precision
 from nltk.translate.meteor_score import meteor_score
 from rouge_score import rouge_scorer
 
 WORD = re.compile(r"\w+|[^\w\s]")
+BLEU_ORDER = 4
 
 
 def normalise(text, tokenizer):
@@ -21,17 +23,59 @@ def words(text):
     return WORD.findall(text.lower())
 
 
-def text_scores(references, hypotheses):
-    """Corpus BLEU-4 (nltk, smoothing method 1), mean ROUGE-L F1 (stemmed) and mean METEOR."""
-    refs, hyps = [words(r) for r in references], [words(h) for h in hypotheses]
-    bleu = corpus_bleu([[r] for r in refs], hyps, smoothing_function=SmoothingFunction().method1)
+def rouge_l(references, hypotheses):
+    """ROUGE-L F1 of each pair (rouge-score, Porter stemmer)."""
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    rouge = [scorer.score(r, h)["rougeL"].fmeasure for r, h in zip(references, hypotheses)]
-    meteor = [meteor_score([r], h) for r, h in zip(refs, hyps)]
-    return {"bleu": bleu, "rouge_l": sum(rouge) / len(rouge), "meteor": sum(meteor) / len(meteor)}
+    return [scorer.score(r, h)["rougeL"].fmeasure for r, h in zip(references, hypotheses)]
 
 
-def image_scores(predicted, target):
-    """MSE over all pixels in [0, 1], and the PSNR (dB) of that MSE."""
-    mse = torch.mean((predicted.float() - target.float()) ** 2).item()
-    return {"image_mse": mse, "image_psnr": 10 * math.log10(1 / max(mse, 1e-12))}
+def _bleu_counts(reference, hypothesis):
+    """nltk's corpus-BLEU counts of one pair: n-gram matches and totals for n = 1..4, then the
+    hypothesis and reference lengths."""
+    precisions = [modified_precision([reference], hypothesis, n) for n in range(1, BLEU_ORDER + 1)]
+    return [p.numerator for p in precisions] + [p.denominator for p in precisions] + [len(hypothesis), len(reference)]
+
+
+def text_stats(references, hypotheses):
+    """Per-window statistics of the text scores: BLEU counts (W, 10), ROUGE-L F1 and METEOR (W,)."""
+    refs, hyps = [words(r) for r in references], [words(h) for h in hypotheses]
+    return {"bleu": np.array([_bleu_counts(r, h) for r, h in zip(refs, hyps)], dtype=float),
+            "rouge_l": np.array(rouge_l(references, hypotheses)),
+            "meteor": np.array([meteor_score([r], h) for r, h in zip(refs, hyps)])}
+
+
+def image_stats(predicted, target):
+    """Per-window MSE over the pixels in [0, 1]."""
+    return {"image_mse": ((predicted.double() - target.double()) ** 2).flatten(1).mean(1).numpy()}
+
+
+def corpus_bleu(counts):
+    """nltk's corpus BLEU-4 with smoothing method 1, from the summed counts of _bleu_counts."""
+    matches, totals = counts[:BLEU_ORDER], counts[BLEU_ORDER:2 * BLEU_ORDER]
+    if matches[0] == 0:
+        return 0.0
+    epsilon = SmoothingFunction().epsilon
+    log_precision = sum(math.log((m if m else epsilon) / t) for m, t in zip(matches, totals)) / BLEU_ORDER
+    return brevity_penalty(counts[-1], counts[-2]) * math.exp(log_precision)
+
+
+def summarise(stats, weights=None):
+    """Every score of the per-window statistics, each window counted weights[i] times (default
+    once; a bootstrap resample otherwise). BLEU is corpus-level, ROUGE-L, METEOR and image MSE
+    are means, character_f1 is the mean over the windows it scores (None when there are none),
+    and PSNR = 10 log10(1 / MSE)."""
+    n = len(next(iter(stats.values())))
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    scores = {}
+    for name, values in stats.items():
+        if name == "bleu":
+            scores[name] = corpus_bleu(w @ values)
+        elif name == "character_f1":
+            scored = ~np.isnan(values)
+            total = w[scored].sum()
+            scores[name] = float(w[scored] @ values[scored] / total) if total else None
+        else:
+            scores[name] = float(w @ values / w.sum())
+    if "image_mse" in scores:
+        scores["image_psnr"] = 10 * math.log10(1 / max(scores["image_mse"], 1e-12))
+    return scores

@@ -61,13 +61,17 @@ def check_images(images, n_segments):
             raise InvalidStory("undecodable_image", f"image {number} does not decode ({type(err).__name__})")
 
 
-def assign_splits(story_ids, val_fraction, test_fraction, seed):
-    """Shuffle story ids with seed and cut them into train/val/test by story."""
-    ids = sorted(story_ids)
+def assign_splits(story_ids, val_fraction, test_fraction, seed, official_test=()):
+    """Cut stories into train/val/test by story. The stories of `official_test` (the source's
+    test split) form the test split and the others are shuffled with seed and cut into train
+    and val; without official test stories, test is cut from the shuffled stories too."""
+    official_test = set(official_test)
+    ids = sorted(set(story_ids) - official_test)
     random.Random(seed).shuffle(ids)
-    n_test = max(1, round(len(ids) * test_fraction))
+    n_test = 0 if official_test else max(1, round(len(ids) * test_fraction))
     n_val = max(1, round(len(ids) * val_fraction))
-    return {sid: ("test" if i < n_test else "val" if i < n_test + n_val else "train") for i, sid in enumerate(ids)}
+    split = {sid: ("test" if i < n_test else "val" if i < n_test + n_val else "train") for i, sid in enumerate(ids)}
+    return {**split, **dict.fromkeys(official_test, "test")}
 
 
 def window_rows(story_id, split, n_frames, k, stride):
@@ -87,11 +91,12 @@ def read_batches(path, columns, batch_size=32):
 
 
 class Summary:
-    """Counts for metrics/data.json."""
+    """Counts for metrics/data.json, and the source split each of our splits came from."""
 
     def __init__(self):
-        self.read, self.skipped = 0, Counter()
+        self.read, self.skipped, self.official_test = 0, Counter(), False
         self.frames, self.windows, self.stories = Counter(), Counter(), Counter()
+        self.sources = {s: set() for s in SPLITS}
 
     def as_dict(self):
         return {
@@ -101,4 +106,7 @@ class Summary:
             "stories": {s: self.stories[s] for s in SPLITS},
             "frames": {s: self.frames[s] for s in SPLITS},
             "windows": {s: self.windows[s] for s in SPLITS},
+            "source_splits": {s: "+".join(sorted(self.sources[s])) for s in SPLITS},
+            "test_split": ("the source's test split" if self.official_test else
+                           "cut by story (window.test_fraction): the source has no data.test_split"),
         }

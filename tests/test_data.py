@@ -11,8 +11,17 @@ from datasets import Dataset
 
 from conftest import make_project, run, update_params
 from storyseq import markup, synthetic
-from storyseq.sources import FEATURES, parquet_stories
+from storyseq.sources import FEATURES, RAW_SCHEMA, open_source, write_stories
 from storyseq.windows import assign_splits, window_rows
+
+PARQUET = {"source": "parquet", "split": "train", "test_split": "test", "n_stories": 30, "n_test_stories": 30}
+
+
+def write_raw(folder, stories):
+    """data/raw/stories.parquet as fetch writes it from a source with one split."""
+    raw = folder / "data/raw/stories.parquet"
+    raw.parent.mkdir(parents=True)
+    write_stories(({**s, "split": "train"} for s in stories), raw)
 
 
 def test_synthetic_stories_follow_the_schema_and_are_deterministic(tmp_path):
@@ -21,7 +30,9 @@ def test_synthetic_stories_follow_the_schema_and_are_deterministic(tmp_path):
     assert stories != list(synthetic.stories(30, seed=4))
     assert all(5 <= s["frame_count"] == len(s["images"]) <= 22 for s in stories)
     Dataset.from_list(stories, features=FEATURES).to_parquet(str(tmp_path / "shard.parquet"))
-    read = list(parquet_stories(tmp_path, 30))
+    read, provenance = open_source({"data": {**PARQUET, "path": tmp_path}})
+    read = list(read)
+    assert provenance["test_split_found"] is False and {r["split"] for r in read} == {"train"}
     assert [r["story_id"] for r in read] == [s["story_id"] for s in stories]
     story = read[0]
     assert story["images"][0]["bytes"][:4] == b"\x89PNG"
@@ -43,6 +54,9 @@ def test_splits_are_by_story_and_windows_slide():
     assert split == assign_splits(reversed(ids), 0.15, 0.15, seed=1)
     counts = {s: sum(v == s for v in split.values()) for s in ("train", "val", "test")}
     assert counts == {"train": 70, "val": 15, "test": 15}
+    official = assign_splits(ids, 0.15, 0.15, seed=1, official_test=ids[:10])
+    assert {sid for sid, s in official.items() if s == "test"} == set(ids[:10])
+    assert sum(s == "val" for s in official.values()) == round(90 * 0.15)
     rows = window_rows("s", "train", n_frames=7, k=4, stride=1)
     assert [(r["inputs"], r["target"]) for r in rows] == [([1, 2, 3, 4], 5), ([2, 3, 4, 5], 6), ([3, 4, 5, 6], 7)]
     assert [r["target"] for r in window_rows("s", "train", 9, 4, 2)] == [5, 7, 9]
@@ -65,9 +79,7 @@ def _bad_stories():
 
 def test_window_skips_each_kind_of_bad_story(tmp_path):
     folder = make_project(tmp_path)
-    raw = folder / "data/raw/stories.parquet"
-    raw.parent.mkdir(parents=True)
-    Dataset.from_list(_bad_stories(), features=FEATURES).to_parquet(str(raw))
+    write_raw(folder, _bad_stories())
     result = run(["python", "-m", "stages.window"], folder)
     summary = json.loads((folder / "metrics/data.json").read_text())
     assert summary["stories_read"] == 18 and summary["stories_kept"] == 12
@@ -85,7 +97,7 @@ def test_window_skips_each_kind_of_bad_story(tmp_path):
 def test_window_skips_text_that_is_not_utf8(tmp_path):
     folder = make_project(tmp_path)
     stories = list(synthetic.stories(12, seed=5))
-    table = pa.Table.from_pylist([FEATURES.encode_example(s) for s in stories], schema=FEATURES.arrow_schema)
+    table = pa.Table.from_pylist([{**FEATURES.encode_example(s), "split": "train"} for s in stories], schema=RAW_SCHEMA)
     story = table.column("story").cast(pa.binary()).to_pylist()
     story[0] = b"<gdi image1>\xff\xfe</gdi>"
     table = table.set_column(table.schema.get_field_index("story"), "story", pa.array(story, pa.binary()))
@@ -103,9 +115,7 @@ def test_window_skips_text_that_is_not_utf8(tmp_path):
 ])
 def test_window_fails_in_one_line_and_writes_nothing(tmp_path, change, message):
     folder = make_project(tmp_path)
-    raw = folder / "data/raw/stories.parquet"
-    raw.parent.mkdir(parents=True)
-    Dataset.from_list(list(synthetic.stories(12, seed=5)), features=FEATURES).to_parquet(str(raw))
+    write_raw(folder, synthetic.stories(12, seed=5))
     update_params(folder, change)
     result = run(["python", "-m", "stages.window"], folder, check=False)
     assert result.returncode == 1

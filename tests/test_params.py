@@ -15,6 +15,8 @@ BAD = [
     ("data.source", "ftp", "one of synthetic, hub, parquet"),
     ("data.n_stories", -3, "an integer >= 1"),
     ("data.n_stories", "many", "an integer >= 1"),
+    ("data.n_test_stories", 0, "an integer >= 1"),
+    ("data.test_split", "train", "different from data.split"),
     ("window.k", 0, "an integer >= 1"),
     ("window.k", 2.5, "an integer >= 1"),
     ("window.stride", True, "an integer >= 1"),

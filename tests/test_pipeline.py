@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 from conftest import commit, make_project, ran_stages, run, update_params
 
 ALL = {"fetch", "window", "embed", "train", "evaluate", "plot"}
-SYSTEMS = ("model", "copy_last", "nearest_neighbor")
-SCORES = ("bleu", "rouge_l", "meteor", "image_mse", "image_psnr")
+SYSTEMS = ("model", "copy_last", "nearest_neighbor", "constant")
+SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr")
 
 
 def repro(folder):
@@ -55,11 +55,15 @@ def test_metrics_are_on_the_test_split(small_project):
     for system in SYSTEMS:
         assert set(SCORES) <= set(metrics[system])
         assert metrics[system]["n_test_windows"] == n_test
+        assert metrics[system]["character_f1_windows"] == n_test  # every synthetic frame names a shape
+    intervals = json.loads((small_project / "metrics/intervals.json").read_text())
+    assert intervals["test_stories"] == len(test_stories)
+    assert set(intervals["model_minus_constant"]) == set(SCORES)
     predictions = [json.loads(line) for line in (small_project / "plots/predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == n_test
     assert {p["story_id"] for p in predictions} == test_stories
     for p in predictions:
-        assert {"story_id", "target_frame", "reference", "model", "copy_last"} <= set(p)
+        assert {"story_id", "target_frame", "reference", *SYSTEMS} <= set(p)
 
 
 def test_plots_and_outputs_exist(small_project):
