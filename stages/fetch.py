@@ -1,9 +1,8 @@
 """fetch: read data.n_stories stories from data.source into data/raw/stories.parquet."""
-from tqdm import tqdm
-
 from storyseq import params as P
 from storyseq.atomic import atomic_path
 from storyseq.errors import StageError, run_stage
+from storyseq.progress import tqdm
 from storyseq.sources import open_source, write_stories
 
 OUT = "data/raw/stories.parquet"

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
-from tqdm import tqdm
+
+from storyseq.progress import tqdm
 
 FEATURES_FILE, META_FILE = "features.pt", "meta.json"
 
