@@ -1,17 +1,26 @@
-# `make repro` and `make test` set everything up themselves: the venv, the pinned packages
-# and the WordNet data for METEOR. Nothing is installed by hand.
+# `make repro` and `make test` set everything up themselves: the venv, every package at the
+# version pinned in requirements.lock, and the WordNet data for METEOR. Nothing is installed by hand.
+# `make lock` refreshes requirements.lock after an edit of requirements.txt.
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup repro test bench clean gpu-check gpu-bench gpu-wheels
+.PHONY: setup lock repro test bench clean gpu-check gpu-bench gpu-wheels
 
 setup: $(VENV)/.installed $(VENV)/.wordnet $(VENV)/.plots
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock pip setuptools
 	touch $@
+
+# Resolve requirements.txt afresh in a throwaway venv and pin every package it holds.
+lock:
+	tmp=$$(mktemp -d) && python3 -m venv $$tmp && \
+	$$tmp/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt && \
+	{ echo "# Every package of the venv, pinned: made by \`make lock\` from requirements.txt with Python $$($$tmp/bin/python -c 'import platform; print(platform.python_version())') on Linux x86-64."; \
+	  $$tmp/bin/python -m pip freeze --all --disable-pip-version-check; } > requirements.lock.tmp && \
+	mv requirements.lock.tmp requirements.lock && rm -rf $$tmp
 
 $(VENV)/.wordnet: $(VENV)/.installed setup/wordnet.py
 	$(PY) setup/wordnet.py

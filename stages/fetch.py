@@ -1,10 +1,9 @@
 """fetch: read stories from data.source into data/raw/stories.parquet, and where they came
 from into metrics/fetch.json."""
-from tqdm import tqdm
-
 from storyseq import params as P
 from storyseq.atomic import atomic_path, write_json
 from storyseq.errors import StageError, run_stage
+from storyseq.progress import tqdm
 from storyseq.sources import open_source, write_stories
 
 OUT = "data/raw/stories.parquet"

@@ -3,11 +3,11 @@ import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from storyseq import params as P
 from storyseq.atomic import atomic_path, write_json
 from storyseq.errors import StageError, run_stage
+from storyseq.progress import tqdm
 from storyseq.windows import (FRAME_SCHEMA, SPLITS, WINDOW_SCHEMA, InvalidStory, Summary, assign_splits,
                               check_images, read_batches, story_frames, window_rows)
 

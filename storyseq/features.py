@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
-from tqdm import tqdm
+
+from storyseq.progress import tqdm
 
 FEATURES_FILE, META_FILE = "features.pt", "meta.json"
 DECODE_CHUNK = 32  # frames per decode task: small enough to keep every worker busy
@@ -43,12 +44,12 @@ def one_torch_thread():
 
 def prefetched(fn, items, workers=1):
     """fn(item) for each item, in order, computed by `workers` processes while the caller works
-    on earlier results; fn must be picklable. At most 2 * workers results are pending, so memory
-    stays bounded. Processes, not threads: on an H200's 16 cores, 16 decode threads gave 1,000
-    img/s (the GIL) and 16 processes 9,700. Each runs torch on one core, so that they don't
-    crowd each other (or the caller) out."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    on earlier results. At most 2 * workers results are pending, so memory stays bounded.
+    Processes, not threads: on an H200's 16 cores, 16 decode threads gave 1,000 img/s (the GIL)
+    and 16 processes 9,700. As torch's DataLoader does, they are forked (they start at once and
+    never touch CUDA) and run torch on one core, so that they don't crowd each other (or the
+    caller) out."""
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=one_torch_thread) as pool:
         pending = collections.deque()
         for item in items:

@@ -10,10 +10,10 @@ import copy
 
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from storyseq.features import target_pixels
 from storyseq.losses import info_nce, text_loss
+from storyseq.progress import tqdm
 
 COMPONENTS = ("image", "text", "contrastive", "total")
 
@@ -90,5 +90,6 @@ def fit(model, cache, train, val, vocab, t):
         task = val_losses["image"] + val_losses["text"]
         if task < best_task:
             best_task, best_state, best_epoch = task, copy.deepcopy(model.state_dict()), epoch
-        bar.set_postfix(train=f"{train_losses['total']:.3f}", val=f"{val_losses['total']:.3f}", best=best_epoch)
+        bar.set_postfix(train=f"{train_losses['total']:.3f}", val=f"{val_losses['total']:.3f}", best=best_epoch,
+                        refresh=False)
     return best_state, best_epoch, history
