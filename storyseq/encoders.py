@@ -148,6 +148,8 @@ def load_tokenizer(name):
 def load_text_encoder(name):
     """The frozen text encoder named by embed.text_encoder, with its tokenizer."""
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+    from transformers.utils import logging
+    logging.disable_progress_bar()  # its weight-loading bar would redraw in dvc's log
     if name == "all-MiniLM-L6-v2":
         path = _bundled_minilm()
         return TextEncoder(name, AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path))
