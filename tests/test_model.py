@@ -104,3 +104,12 @@ def test_training_learns_the_next_token():
     generated = generate(model.text_decoder, context, v, max_new_tokens=4)
     expected = v.encode(cache["token_ids"][w["target"], 1:2]).tolist()
     assert generated == expected
+
+
+def test_the_vocabulary_follows_the_device_of_its_input():
+    """The GPU crash: ids on CUDA indexed a map on the CPU. 'meta' stands in for CUDA here."""
+    v = Vocabulary([0, 1, 2, 3, 100, 200])
+    ids = torch.tensor([[100, 200, 5, 40000]])
+    assert v.encode(ids).tolist() == [[4, 5, v.unk, v.unk]]
+    encoded = v.encode(ids.to("meta"))
+    assert encoded.device.type == "meta" and v.decode(encoded).device.type == "meta"
