@@ -24,7 +24,7 @@ from storyseq.features import (DECODE_CHUNK, decode_images, encoder_batch_size, 
                                regrouped, usable_cores)
 from storyseq.model import StoryModel  # noqa: E402
 from storyseq.runtime import resolve_runtime  # noqa: E402
-from storyseq.training import batch_losses  # noqa: E402
+from storyseq.training import Targets, batch_losses  # noqa: E402
 
 N_FRAMES, K = 256, 4
 DEFAULTS = P.load("data", "embed", "model", "train", path=ROOT / "params.yaml")
@@ -132,11 +132,17 @@ def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
                     "token_ids": token_ids[rows], "target_images": targets[rows]}
 
     cached = encode(torch.arange(len(images)))
+    cached_targets = Targets(cached, vocab, "cpu")
 
     def epoch(in_loop):
         for rows in windows.split(T["batch_size"]):
-            cache, rows = (encode(rows.flatten()), torch.arange(rows.numel()).view(rows.shape)) if in_loop else (cached, rows)
-            losses = batch_losses(model, cache, rows[:, :K], rows[:, K], vocab, T["lambda_contrastive"], T["temperature"])
+            if in_loop:
+                cache, rows = encode(rows.flatten()), torch.arange(rows.numel()).view(rows.shape)
+                targets = Targets(cache, vocab, "cpu")
+            else:
+                cache, targets = cached, cached_targets
+            losses = batch_losses(model, cache, targets, rows[:, :K], rows[:, K], T["lambda_contrastive"],
+                                  T["temperature"])
             optimizer.zero_grad()
             losses["total"].backward()
             optimizer.step()
