@@ -20,8 +20,8 @@ from conftest import SMALL, make_project, ran_stages, run, update_params  # noqa
 from storyseq import markup, params as P, synthetic  # noqa: E402
 from storyseq.dataset import Vocabulary  # noqa: E402
 from storyseq.encoders import image_encoder_for, load_text_encoder  # noqa: E402
-from storyseq.features import (DECODE_CHUNK, decode_images, encoder_batch_size, one_torch_thread, prefetched,  # noqa: E402
-                               regrouped, usable_cores)
+from storyseq.features import (DECODE_CHUNK, decode_images, decode_workers, encoder_batch_size,  # noqa: E402
+                               one_torch_thread, prefetched, regrouped, usable_cores)
 from storyseq.model import StoryModel  # noqa: E402
 from storyseq.runtime import resolve_runtime  # noqa: E402
 from storyseq.training import Targets, batch_losses  # noqa: E402
@@ -63,18 +63,18 @@ def embed_vs_limit(encoder, images):
     """The stage's image path (decode, resize, batch, forward, store) vs the limit that decode and
     forward allow together on these cores, 1 / (1/forward + 1/decode): forward is a bare forward
     on pre-made tensors, decode is decode-and-resize on all cores, each measured alone."""
-    cores = usable_cores()
+    workers = decode_workers(E["decode_workers"], torch.device("cpu"))
     chunks = [images[i:i + DECODE_CHUNK] for i in range(0, len(images), DECODE_CHUNK)]
     store = torch.empty(len(images), encoder.dim)
 
     def stage_path():
         start = 0
-        for big, _ in regrouped(prefetched(decode, chunks, cores), BATCH):
+        for big, _ in regrouped(prefetched(decode, chunks, workers), BATCH):
             store[start:start + len(big)] = encoder(big)
             start += len(big)
 
     def decode_all():
-        with ProcessPoolExecutor(cores, initializer=one_torch_thread) as pool:
+        with ProcessPoolExecutor(usable_cores(), initializer=one_torch_thread) as pool:
             list(pool.map(decode, chunks))
 
     pre_made = [pixels(images[i:i + BATCH]) for i in range(0, len(images), BATCH)]

@@ -6,7 +6,7 @@ import io
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -43,14 +43,19 @@ def one_torch_thread():
 
 
 def prefetched(fn, items, workers=1):
-    """fn(item) for each item, in order, computed by `workers` processes while the caller works
-    on earlier results. At most 2 * workers results are pending, so memory stays bounded.
-    Processes, not threads: on an H200's 16 cores, 16 decode threads gave 1,000 img/s (the GIL)
-    and 16 processes 9,700. As torch's DataLoader does, they are forked (they start at once and
-    never touch CUDA) and run torch on one core, so that they don't crowd each other (or the
-    caller) out."""
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=one_torch_thread) as pool:
+    """fn(item) for each item, in order, computed in the background while the caller works on
+    earlier results; at most 2 * workers results are pending, so memory stays bounded.
+
+    One worker is a thread: no copies between processes. Several are processes, since threads
+    do not scale (on an H200's 16 cores, 16 decode threads gave 1,000 img/s, the GIL, and 16
+    processes 9,700). As torch's DataLoader does, they are forked (they start at once and never
+    touch CUDA) and run torch on one core, so that they don't crowd each other out."""
+    if workers == 1:
+        pool = ThreadPoolExecutor(1, initializer=one_torch_thread)
+    else:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=one_torch_thread)
+    with pool:
         pending = collections.deque()
         for item in items:
             pending.append(pool.submit(fn, item))
@@ -74,6 +79,13 @@ def regrouped(chunks, batch_size):
             held = [(big, small)] if len(small) else []
     if held:
         yield tuple(torch.cat(parts) for parts in zip(*held))
+
+
+def decode_workers(workers, device):
+    """embed.decode_workers, where auto is one per usable core on CUDA (the GPU waits on decoding)
+    and 1 on the CPU, where the encoder already keeps every core busy: on 2 cores, one decode
+    thread beside ONNX Runtime came to 1.04 of the decode-plus-forward limit, two processes 0.72."""
+    return workers if workers != "auto" else usable_cores() if device.type == "cuda" else 1
 
 
 def encoder_batch_size(batch_size, device):
@@ -124,7 +136,7 @@ def embed_frames(frames_path, image_encoder, text_encoder, e, device, precision)
     """Encode every frame of frames.parquet with the encoders, already on `device`, with the
     embed params `e`; return the feature cache as a dict of tensors."""
     columns = pq.read_table(frames_path, columns=["story_id", "frame", "text"]).to_pydict()
-    workers = usable_cores() if e["decode_workers"] == "auto" else e["decode_workers"]
+    workers = decode_workers(e["decode_workers"], device)
     batch_size = encoder_batch_size(e["batch_size"], device)
     image_features, target_images = embed_images(frames_path, image_encoder, e["image_size"], e["target_size"],
                                                  batch_size, device, workers, precision)
