@@ -35,8 +35,8 @@ def model_outputs(model, cache, test, n_heatmap=12):
     all_image, all_text = model.project(cache["image_features"][target], cache["text_features"][target])
     similarity = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
     return {"predicted": predicted.cpu(), "steps": steps.cpu(), "frames": frames.cpu(),
-            "heatmap_stories": list(first)[:n_heatmap], "similarity": similarity.cpu(), "image_norms": all_image.norm(dim=-1).cpu(),
-            "text_norms": all_text.norm(dim=-1).cpu()}
+            "heatmap_stories": list(first)[:n_heatmap], "similarity": similarity.cpu(),
+            "image_norms": all_image.norm(dim=-1).cpu(), "text_norms": all_text.norm(dim=-1).cpu()}
 
 
 def main():

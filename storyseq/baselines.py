@@ -7,7 +7,6 @@ import torch
 from torch.nn import functional as F
 
 
-
 def copy_last(windows):
     """Frame K of each window: 'nothing changes'."""
     return windows["inputs"][:, -1]

@@ -95,8 +95,8 @@ def encoder_batch_size(batch_size, device):
 
 
 def embed_images(frames_path, encoder, image_size, target_size, batch_size, device, workers, precision):
-    """The image path: decode and resize chunks of frames on `workers` processes, encode them on
-    `device` in batches of batch_size.
+    """The image path: decode and resize chunks of frames on `workers` workers (see prefetched),
+    encode them on `device` in batches of batch_size.
     Returns (features (N, D) float32, target images (N, 3, T, T) uint8), both on the CPU.
     On CUDA the batches travel from pinned memory and the features stay on the GPU until the
     end, so the GPU never waits on a host copy or sync."""
@@ -169,7 +169,6 @@ def load(folder):
     """(cache, meta) from data/features/."""
     folder = Path(folder)
     return torch.load(folder / FEATURES_FILE, weights_only=True), json.loads((folder / META_FILE).read_text())
-
 
 
 def clipping(texts, tokenizer, max_tokens):
