@@ -121,7 +121,8 @@ def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
     targets = decode_images(images, 32, E["target_size"])[1]
     vocab = Vocabulary.from_tokens(token_ids, tokenizer.pad_token_id, tokenizer.cls_token_id,
                                    tokenizer.sep_token_id, tokenizer.unk_token_id)
-    model = StoryModel(image_encoder.dim, text_encoder.dim, len(vocab), target_size=E["target_size"], **DEFAULTS.model)
+    model = StoryModel(image_encoder.dim, text_encoder.dim, len(vocab), target_size=E["target_size"], k=K,
+                       max_tokens=E["max_tokens"], **model_params())
     optimizer = torch.optim.AdamW(model.parameters(), lr=T["lr"])
     windows = torch.stack([torch.arange(i, i + K + 1) for i in range(n_windows)])
 
@@ -141,7 +142,7 @@ def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
                 targets = Targets(cache, vocab, "cpu")
             else:
                 cache, targets = cached, cached_targets
-            losses = batch_losses(model, cache, targets, rows[:, :K], rows[:, K], T["lambda_contrastive"],
+            losses = batch_losses(model, cache, targets, vocab, rows[:, :K], rows[:, K], T["lambda_contrastive"],
                                   T["temperature"])
             optimizer.zero_grad()
             losses["total"].backward()
@@ -149,6 +150,49 @@ def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
 
     epoch(False)  # warm-up
     return {"cached_vs_inloop": timed(lambda: epoch(True)) / timed(lambda: epoch(False))}
+
+
+def model_params():
+    """params.yaml's model section as StoryModel's keyword arguments (the vocabulary is built apart)."""
+    return {k: v for k, v in DEFAULTS.model.items() if k != "vocab_size"}
+
+
+def real_shaped_training(n_ids=10_000, length=130, n_frames=512, steps=3):
+    """One training step (losses, backward, AdamW) on real-shaped batches: 130-token captions over
+    a 10,000-id training vocabulary (Zipf-distributed, as words are), K=4 input frames, the default
+    batch size, for the default decoder (model.text_decoder, model.vocab_size) vs the seed's GRU
+    over every training id. Seconds per step are the median of `steps` after a warm-up."""
+    generator = torch.Generator().manual_seed(0)
+    zipf = 1 / torch.arange(1, n_ids + 1, dtype=torch.float64)
+    token_ids = (torch.multinomial(zipf, n_frames * length, replacement=True, generator=generator) + 1000)
+    token_ids = token_ids.view(n_frames, length).int()
+    token_ids[:, 0], token_ids[:, -1] = 101, 102
+    cache = {"image_features": torch.randn(n_frames, 1280, generator=generator),
+             "text_features": torch.randn(n_frames, 384, generator=generator), "token_ids": token_ids,
+             "target_images": torch.randint(0, 256, (n_frames, 3, E["target_size"], E["target_size"]),
+                                            dtype=torch.uint8, generator=generator)}
+    windows = torch.randint(0, n_frames, (steps + 1, T["batch_size"], K + 1), generator=generator)
+
+    def step_s(text_decoder, vocab_size):
+        vocab = Vocabulary.from_tokens(token_ids, 0, 101, 102, 100, size=vocab_size)
+        model = StoryModel(1280, 384, len(vocab), target_size=E["target_size"], k=K, max_tokens=length,
+                           **{**model_params(), "text_decoder": text_decoder})
+        optimizer, targets = torch.optim.AdamW(model.parameters(), lr=T["lr"]), Targets(cache, vocab, "cpu")
+        times = []
+        for rows in windows:
+            start = time.perf_counter()
+            losses = batch_losses(model, cache, targets, vocab, rows[:, :K], rows[:, K], T["lambda_contrastive"],
+                                  T["temperature"])
+            optimizer.zero_grad()
+            losses["total"].backward()
+            optimizer.step()
+            times.append(time.perf_counter() - start)
+        return sorted(times[1:])[len(times[1:]) // 2], len(vocab)
+
+    default, vocab_size = step_s(DEFAULTS.model["text_decoder"], DEFAULTS.model["vocab_size"])
+    seed, seed_vocab = step_s("gru", None)
+    return {"real_step_vs_seed_gru": default / seed, "real_step_default_s": default, "real_step_seed_gru_s": seed,
+            "real_step_default_vocab": vocab_size, "real_step_seed_vocab": seed_vocab}
 
 
 def noop_time(folder):

@@ -20,13 +20,14 @@ def main():
     cache, meta = features.load("data/features")
     windows = load_windows("data/windows.parquet", cache)
     train_rows = torch.cat([windows["train"]["inputs"].flatten(), windows["train"]["target"]]).unique()
+    m = params.model
     vocab = Vocabulary.from_tokens(cache["token_ids"][train_rows], meta["pad_id"], meta["bos_id"], meta["eos_id"],
-                                   meta["unk_id"])
+                                   meta["unk_id"], size=m["vocab_size"])
     config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
-              "target_size": meta["target_size"], **params.model}
+              "target_size": meta["target_size"], "k": windows["train"]["inputs"].shape[1],
+              "max_tokens": cache["token_ids"].shape[1], **{k: v for k, v in m.items() if k != "vocab_size"}}
     model = StoryModel(**config).to(device)
-    on_device = {**features.on_device(cache, device), "token_ids": cache["token_ids"]}
-    state, best_epoch, history = fit(model, on_device, windows["train"], windows["val"], vocab, t)
+    state, best_epoch, history = fit(model, features.on_device(cache, device), windows["train"], windows["val"], vocab, t)
     with atomic_path("models/model.pt") as tmp:
         torch.save({"config": config, "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
                     "tokenizer": meta["tokenizer"]}, tmp)

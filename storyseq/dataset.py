@@ -24,9 +24,9 @@ def load_windows(path, cache):
 
 
 class Vocabulary:
-    """The decoder's output vocabulary: pad, bos, eos and unk, then the tokenizer ids seen in
-    training frames. Decoding over these few hundred ids instead of the tokenizer's 30k keeps
-    the softmax cheap; a test token never seen in training maps to unk and counts as a miss."""
+    """The decoder's generation vocabulary: pad, bos, eos and unk, then the tokenizer ids seen in
+    training captions, the most frequent first. A softmax over these ids instead of the tokenizer's
+    30k keeps decoding cheap; any other id maps to unk (the copy decoder can still copy it)."""
 
     pad, bos, eos, unk = 0, 1, 2, 3
 
@@ -36,15 +36,24 @@ class Vocabulary:
         self._index[self.ids] = torch.arange(len(self.ids))
 
     @classmethod
-    def from_tokens(cls, token_ids, pad_id, bos_id, eos_id, unk_id):
+    def from_tokens(cls, token_ids, pad_id, bos_id, eos_id, unk_id, size=None):
+        """The specials, then the ids of token_ids by descending count (ties by id), `size` ids in all."""
         specials = [pad_id, bos_id, eos_id, unk_id]
-        return cls(specials + sorted(set(token_ids.flatten().tolist()) - set(specials)))
+        ids, counts = token_ids.flatten().long().unique(return_counts=True)
+        keep = ~torch.isin(ids, torch.tensor(specials))
+        ids, counts = ids[keep], counts[keep]
+        order = sorted(range(len(ids)), key=lambda i: (-int(counts[i]), int(ids[i])))
+        return cls(specials + ids[order].tolist()[:None if size is None else size - len(specials)])
 
     def __len__(self):
         return len(self.ids)
 
+    def special_id(self, index):
+        """The tokenizer id of a special index (pad, bos, eos, unk)."""
+        return int(self.ids[index])
+
     def encode(self, token_ids):
-        """Tokenizer ids -> vocabulary indices (unseen ids -> unk)."""
+        """Tokenizer ids -> vocabulary indices (other ids -> unk)."""
         token_ids, index = token_ids.long(), self._index.to(token_ids.device)
         inside = token_ids < len(index)
         return torch.where(inside, index[token_ids.clamp(max=len(index) - 1)], self.unk)

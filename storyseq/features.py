@@ -153,8 +153,8 @@ def target_pixels(cache, rows=slice(None)):
 
 
 def on_device(cache, device):
-    """The cache's tensors that the model reads (features and target images), on `device`."""
-    return {k: cache[k].to(device) for k in ("image_features", "text_features", "target_images")}
+    """The cache's tensors that the model reads (features, target images, token ids), on `device`."""
+    return {k: cache[k].to(device) for k in ("image_features", "text_features", "target_images", "token_ids")}
 
 
 def save(cache, meta, folder):

@@ -11,6 +11,7 @@ def info_nce(image_emb, text_emb, temperature):
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
-def text_loss(logits, targets, pad):
-    """Next-token cross-entropy, ignoring padding."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad)
+def text_loss(nll, targets, pad_id):
+    """Mean per-token negative log-likelihood, ignoring padding targets."""
+    keep = targets != pad_id
+    return nll[keep].sum() / keep.sum().clamp(min=1)

@@ -1,7 +1,9 @@
 """The story model: projections into a shared space, a fused LSTM over the K input frames,
-an image decoder and a GRU text decoder."""
+an image decoder and a text decoder (storyseq/text_decoders.py)."""
 import torch
 from torch import nn
+
+from storyseq.text_decoders import CopyDecoder, GRUDecoder
 
 
 class ImageDecoder(nn.Module):
@@ -32,38 +34,19 @@ class ImageDecoder(nn.Module):
         return keep * last_image + (1 - keep) * colour
 
 
-class TextDecoder(nn.Module):
-    """A GRU language model started from the story context, which it also sees at every step."""
-
-    def __init__(self, vocab_size, hidden_dim, dropout):
-        super().__init__()
-        self.embed = nn.Embedding(vocab_size, hidden_dim, padding_idx=0)
-        self.init = nn.Linear(hidden_dim, hidden_dim)
-        self.gru = nn.GRU(2 * hidden_dim, hidden_dim, batch_first=True)
-        self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden_dim, vocab_size)
-
-    def start(self, context):
-        """The GRU's initial state for a batch of contexts."""
-        return torch.tanh(self.init(context)).unsqueeze(0)
-
-    def step(self, tokens, state, context):
-        """Logits for the next token after `tokens` (B, T); returns (logits (B, T, V), state)."""
-        x = self.drop(self.embed(tokens))
-        x = torch.cat([x, context.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
-        out, state = self.gru(x, state)
-        return self.out(out), state
-
-
 class StoryModel(nn.Module):
-    def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout, image_channels):
+    def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout, image_channels,
+                 text_decoder="copy", k=4, max_tokens=160):
         super().__init__()
         self.image_proj = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, embed_dim))
         self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, embed_dim))
         self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
         self.lstm = nn.LSTM(hidden_dim, hidden_dim, batch_first=True)
         self.image_decoder = ImageDecoder(hidden_dim, target_size, image_channels)
-        self.text_decoder = TextDecoder(vocab_size, hidden_dim, dropout)
+        if text_decoder == "copy":
+            self.text_decoder = CopyDecoder(vocab_size, hidden_dim, dropout, k, max_tokens)
+        else:
+            self.text_decoder = GRUDecoder(vocab_size, hidden_dim, dropout)
 
     def project(self, image_features, text_features):
         """Per-frame projections into the shared (contrastive) space."""
@@ -74,11 +57,14 @@ class StoryModel(nn.Module):
         steps, _ = self.lstm(self.fuse(torch.cat([image_emb, text_emb], dim=-1)))
         return steps[:, -1], steps
 
-    def forward(self, image_emb, text_emb, last_image, decoder_input):
-        """Teacher-forced outputs: (predicted image, next-token logits)."""
+    def forward(self, image_emb, text_emb, last_image, source, caption, vocab):
+        """Teacher-forced outputs: (predicted image, per-token NLL (B, T - 1) of caption[:, 1:]),
+        from the input frames' projections (B, K, D), frame K's image and the input captions'
+        tokenizer ids `source` (B, K, L). The decoder's input is the caption shifted right."""
         context, _ = self.context(image_emb, text_emb)
-        logits, _ = self.text_decoder.step(decoder_input, self.text_decoder.start(context), context)
-        return self.image_decoder(context, last_image), logits
+        state = self.text_decoder.start(context, source, vocab)
+        nll = self.text_decoder.nll(state, caption[:, :-1], caption[:, 1:], vocab)
+        return self.image_decoder(context, last_image), nll
 
     def window_context(self, image_features, text_features, inputs):
         """Context and LSTM outputs for windows given as (B, K) rows into the feature tensors."""

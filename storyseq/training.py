@@ -19,44 +19,47 @@ COMPONENTS = ("image", "text", "contrastive", "total")
 
 
 class Targets:
-    """What the model learns to predict for every frame: its caption as vocabulary indices and
+    """What the model reads and learns to predict for every frame: its caption's tokenizer ids and
     its image as floats in [0, 1], both on `device`, and the caption lengths on the CPU."""
 
     def __init__(self, cache, vocab, device):
-        tokens = vocab.encode(cache["token_ids"].cpu().long())
-        self.pad, self.lengths = vocab.pad, (tokens != vocab.pad).sum(1)
+        tokens = cache["token_ids"].long()
+        self.pad_id, self.lengths = vocab.special_id(vocab.pad), (tokens != vocab.special_id(vocab.pad)).sum(1)
         self.tokens, self.pixels = tokens.to(device), target_pixels(cache).to(device)
 
     def captions(self, rows, rows_on_device):
-        """(B, L) indices of the given frames' captions, cut to the longest of them."""
+        """(..., L) tokenizer ids of the given frames' captions, cut to the longest of them."""
         return self.tokens[rows_on_device, :int(self.lengths[rows].max())]
 
 
-def batch_losses(model, cache, targets, inputs, target, lambda_contrastive, temperature):
+def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastive, temperature):
     """Losses of one batch of windows, given as (B, K) input rows and (B,) target rows on the CPU.
     The rows travel to the device in one copy."""
     frames, inverse = inputs.unique(return_inverse=True)
-    rows = torch.cat([frames, inverse.flatten(), inputs[:, -1], target])
+    rows = torch.cat([frames, inverse.flatten(), inputs[:, -1], target, inputs.flatten()])
     rows = rows.to(cache["image_features"].device, non_blocking=True)
-    frames_d, inverse_d, last_d, target_d = rows.split([len(frames), inverse.numel(), len(target), len(target)])
+    frames_d, inverse_d, last_d, target_d, inputs_d = rows.split(
+        [len(frames), inverse.numel(), len(target), len(target), inputs.numel()])
     image_emb, text_emb = model.project(cache["image_features"][frames_d], cache["text_features"][frames_d])
     inverse_d = inverse_d.view(inverse.shape)
-    tokens = targets.captions(target, target_d)
-    predicted_image, logits = model(image_emb[inverse_d], text_emb[inverse_d], targets.pixels[last_d], tokens[:, :-1])
+    caption = targets.captions(target, target_d)
+    source = targets.captions(frames, inputs_d.view(inputs.shape))
+    predicted_image, nll = model(image_emb[inverse_d], text_emb[inverse_d], targets.pixels[last_d], source,
+                                 caption, vocab)
     losses = {
         "image": F.mse_loss(predicted_image, targets.pixels[target_d]),
-        "text": text_loss(logits, tokens[:, 1:], targets.pad),
+        "text": text_loss(nll, caption[:, 1:], targets.pad_id),
         "contrastive": info_nce(image_emb, text_emb, temperature),
     }
     losses["total"] = losses["image"] + losses["text"] + lambda_contrastive * losses["contrastive"]
     return losses
 
 
-def _epoch(model, cache, targets, windows, t, order, optimizer=None):
+def _epoch(model, cache, targets, vocab, windows, t, order, optimizer=None):
     """Mean losses over `windows` in the given order; a step per batch when an optimizer is given."""
     steps, sizes = [], []
     for rows in order.split(t["batch_size"]):
-        losses = batch_losses(model, cache, targets, windows["inputs"][rows], windows["target"][rows],
+        losses = batch_losses(model, cache, targets, vocab, windows["inputs"][rows], windows["target"][rows],
                               t["lambda_contrastive"], t["temperature"])
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
@@ -80,11 +83,11 @@ def fit(model, cache, train, val, vocab, t):
     bar = tqdm(range(1, t["epochs"] + 1), desc="train", unit="epoch")
     for epoch in bar:
         model.train()
-        train_losses = _epoch(model, cache, targets, train, t,
+        train_losses = _epoch(model, cache, targets, vocab, train, t,
                               torch.randperm(len(train["target"]), generator=generator), optimizer)
         model.eval()
         with torch.no_grad():
-            val_losses = _epoch(model, cache, targets, val, t, torch.arange(len(val["target"])))
+            val_losses = _epoch(model, cache, targets, vocab, val, t, torch.arange(len(val["target"])))
         history.append({"epoch": epoch, **{f"train_{k}": round(v, 6) for k, v in train_losses.items()},
                         **{f"val_{k}": round(v, 6) for k, v in val_losses.items()}})
         task = val_losses["image"] + val_losses["text"]

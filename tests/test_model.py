@@ -1,22 +1,28 @@
 """The seed's bugs stay fixed: shifted decoder input, [0,1] images at the target size, frozen
-backbones, per-frame contrastive pairs, and generation that never sees the reference."""
+backbones, per-frame contrastive pairs, and generation that never sees the reference. The copy
+decoder copies tokens outside its vocabulary from the input captions."""
 import pytest
 import torch
 
 from storyseq.dataset import Vocabulary
-from storyseq.decoding import generate
+from storyseq.decoding import generate, input_captions
 from storyseq.encoders import load_image_encoder
 from storyseq.losses import info_nce
 from storyseq.model import StoryModel
+from storyseq.text_decoders import extended_vocabulary
 from storyseq.training import Targets, batch_losses, fit
 
 K, N_FRAMES, L = 3, 12, 6
 
 
-def tiny(target_size=16, vocab_size=10):
+DECODERS = ("copy", "gru")
+
+
+def tiny(target_size=16, vocab_size=10, text_decoder="copy"):
     torch.manual_seed(0)
     return StoryModel(image_dim=8, text_dim=6, vocab_size=vocab_size, embed_dim=8, hidden_dim=16,
-                      target_size=target_size, dropout=0.0, image_channels=16)
+                      target_size=target_size, dropout=0.0, image_channels=16, text_decoder=text_decoder, k=K,
+                      max_tokens=L)
 
 
 def tiny_cache():
@@ -36,20 +42,21 @@ def vocab(cache):
     return Vocabulary.from_tokens(cache["token_ids"], 0, 101, 102, 100)
 
 
-def test_decoder_input_is_shifted_right():
-    model, cache = tiny(), tiny_cache()
-    seen, step = {}, model.text_decoder.step
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_decoder_input_is_shifted_right(decoder):
+    model, cache = tiny(text_decoder=decoder), tiny_cache()
+    seen, nll = {}, model.text_decoder.nll
 
-    def spy(tokens, *args):
-        seen["input"] = tokens
-        return step(tokens, *args)
+    def spy(state, tokens, targets, vocab):
+        seen["input"], seen["target"] = tokens, targets
+        return nll(state, tokens, targets, vocab)
 
-    model.text_decoder.step = spy
+    model.text_decoder.nll = spy
     w, v = windows(), vocab(tiny_cache())
-    batch_losses(model, cache, Targets(cache, v, "cpu"), w["inputs"], w["target"], 0.5, 0.1)
-    targets = v.encode(cache["token_ids"][w["target"]])[:, :3]
-    assert torch.equal(seen["input"], targets[:, :-1])
-    assert (seen["input"][:, 0] == v.bos).all() and not (seen["input"] == v.eos).any()
+    batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1)
+    caption = cache["token_ids"][w["target"]][:, :3].long()
+    assert torch.equal(seen["input"], caption[:, :-1]) and torch.equal(seen["target"], caption[:, 1:])
+    assert (seen["input"][:, 0] == 101).all() and not (seen["input"] == 102).any()
 
 
 @pytest.mark.parametrize("size", [16, 32, 64])
@@ -75,22 +82,35 @@ def test_contrastive_pairs_are_per_frame():
     assert aligned < 0.1 < shuffled
 
 
-def test_generation_depends_on_the_context_only():
-    model, cache = tiny(vocab_size=len(vocab(tiny_cache()))), tiny_cache()
-    model.eval()
+def decode(model, cache, w, v, **kwargs):
+    context, _ = model.window_context(cache["image_features"], cache["text_features"], w["inputs"])
+    return generate(model.text_decoder, context, input_captions(cache, w["inputs"], 0), v, **kwargs)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_generation_never_sees_frame_k_plus_1(decoder):
+    cache, w = tiny_cache(), windows()
     v = vocab(cache)
-    context, _ = model.window_context(cache["image_features"], cache["text_features"], windows()["inputs"])
-    greedy = generate(model.text_decoder, context, v, max_new_tokens=5)
-    assert greedy == generate(model.text_decoder, context, v, max_new_tokens=5)
-    assert all(len(seq) <= 5 and v.eos not in seq for seq in greedy)
-    beams = generate(model.text_decoder, context, v, max_new_tokens=5, beam_size=3)
-    assert len(beams) == len(greedy)
+    model = tiny(vocab_size=len(v), text_decoder=decoder).eval()
+    greedy = decode(model, cache, w, v, max_new_tokens=5)
+    assert greedy == decode(model, cache, w, v, max_new_tokens=5)
+    assert all(len(seq) <= 5 and 102 not in seq for seq in greedy)
+    assert len(decode(model, cache, w, v, max_new_tokens=5, beam_size=3)) == len(greedy)
+    first = {"inputs": w["inputs"][:1], "target": w["target"][:1]}
+    changed = {k: t.clone() for k, t in cache.items()}
+    for key in ("image_features", "text_features", "token_ids"):  # frame K+1's features and caption
+        changed[key][first["target"]] = changed[key][first["target"] + 1]
+    assert not torch.equal(changed["token_ids"], cache["token_ids"])
+    for beam in (1, 3):
+        assert decode(model, changed, first, v, max_new_tokens=5, beam_size=beam) == \
+            decode(model, cache, first, v, max_new_tokens=5, beam_size=beam)
 
 
-def test_training_learns_the_next_token():
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_training_learns_the_next_token(decoder):
     cache = tiny_cache()
     v = vocab(cache)
-    model = tiny(vocab_size=len(v))
+    model = tiny(vocab_size=len(v), text_decoder=decoder)
     w = windows()
     t = {"epochs": 60, "batch_size": 4, "lr": 0.01, "weight_decay": 0.0, "lambda_contrastive": 0.1,
          "temperature": 0.1, "seed": 0}
@@ -99,11 +119,49 @@ def test_training_learns_the_next_token():
     task = [row["val_image"] + row["val_text"] for row in history]
     assert best_epoch == 1 + min(range(60), key=lambda e: round(task[e], 5))
     model.load_state_dict(state)
-    model.eval()
-    context, _ = model.window_context(cache["image_features"], cache["text_features"], w["inputs"])
-    generated = generate(model.text_decoder, context, v, max_new_tokens=4)
-    expected = v.encode(cache["token_ids"][w["target"], 1:2]).tolist()
-    assert generated == expected
+    generated = decode(model.eval(), cache, w, v, max_new_tokens=4)
+    assert generated == cache["token_ids"][w["target"], 1:2].tolist()
+
+
+def name_stories(n_stories, first_name):
+    """A cache of stories of K + 1 frames whose captions are [CLS] <the story's name> <a shared word>
+    [SEP]; each story has a name id of its own, so a test story's name is never seen in training."""
+    n = n_stories * (K + 1)
+    token_ids = torch.zeros(n, L, dtype=torch.int32)
+    for i in range(n):
+        token_ids[i, :4] = torch.tensor([101, first_name + i // (K + 1), 500 + i % 2, 102])
+    torch.manual_seed(2)
+    cache = {"image_features": torch.randn(n, 8), "text_features": torch.randn(n, 6),
+             "target_images": torch.zeros(n, 3, 16, 16, dtype=torch.uint8), "token_ids": token_ids}
+    starts = torch.arange(0, n, K + 1)
+    return cache, {"inputs": starts[:, None] + torch.arange(K), "target": starts + K}
+
+
+def test_the_copy_decoder_copies_a_name_outside_its_vocabulary():
+    train, w = name_stories(16, first_name=2000)
+    v = Vocabulary.from_tokens(train["token_ids"], 0, 101, 102, 100, size=6)  # the specials and the two words
+    assert v.encode(train["token_ids"][:, 1]).eq(v.unk).all()
+    model = tiny(vocab_size=len(v))
+    t = {"epochs": 40, "batch_size": 8, "lr": 0.01, "weight_decay": 0.0, "lambda_contrastive": 0.0,
+         "temperature": 0.1, "seed": 0}
+    state, _, _ = fit(model, train, w, w, v, t)
+    model.load_state_dict(state)
+    test, tw = name_stories(4, first_name=3000)  # names never seen in training
+    generated = decode(model.eval(), test, tw, v, max_new_tokens=4)
+    assert [seq[0] for seq in generated] == [3000, 3001, 3002, 3003]
+
+
+def test_extended_vocabulary_adds_the_source_tokens_outside_the_vocabulary():
+    v = Vocabulary([0, 1, 2, 3, 100, 200])
+    index, extra = extended_vocabulary(v, torch.tensor([[100, 700, 3, 0], [500, 700, 200, 0]]))
+    assert extra.tolist() == [500, 700]
+    assert index.tolist() == [[4, 7, 3, 0], [6, 7, 5, 0]]
+
+
+def test_the_vocabulary_keeps_the_most_frequent_ids():
+    ids = torch.tensor([[101, 7, 7, 7, 9, 9, 8, 102, 0]])
+    assert Vocabulary.from_tokens(ids, 0, 101, 102, 100, size=6).ids.tolist() == [0, 101, 102, 100, 7, 9]
+    assert len(Vocabulary.from_tokens(ids, 0, 101, 102, 100)) == 7
 
 
 def test_the_vocabulary_follows_the_device_of_its_input():

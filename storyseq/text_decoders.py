@@ -1,0 +1,130 @@
+"""Text decoders: the seed's GRU language model, and a pointer-generator that reads the input
+captions. Both take tokenizer ids in and give, for each step, log-probabilities over an extended
+vocabulary: the generation vocabulary, then the batch's input-caption tokens outside it (only
+the copy decoder can reach those). Neither ever sees frame K+1's caption but as the
+teacher-forced input of training."""
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def extended_vocabulary(vocab, source):
+    """(index of each source position in the extended vocabulary (B, S), tokenizer ids of the
+    extra entries (M,)): a source token outside the vocabulary gets an entry after it."""
+    index = vocab.encode(source)
+    outside = (index == vocab.unk) & (source != vocab.special_id(vocab.unk))
+    extra, rank = source[outside].unique(return_inverse=True)
+    index = index.masked_scatter(outside, len(vocab) + rank)
+    return index, extra
+
+
+class GRUDecoder(nn.Module):
+    """The seed's decoder: a GRU started from the story context, which it also sees at every
+    step, with a softmax over the generation vocabulary. It never reads the input captions."""
+
+    def __init__(self, vocab_size, hidden_dim, dropout):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, hidden_dim, padding_idx=0)
+        self.init = nn.Linear(hidden_dim, hidden_dim)
+        self.gru = nn.GRU(2 * hidden_dim, hidden_dim, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_dim, vocab_size)
+
+    def start(self, context, source, vocab):
+        """The decoding state of a batch: story context (B, H); the source is not read."""
+        return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context,
+                "extra": source.new_zeros(0)}
+
+    def _run(self, state, tokens, vocab):
+        x = self.drop(self.embed(vocab.encode(tokens)))
+        x = torch.cat([x, state["context"].unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
+        out, h = self.gru(x, state["h"])
+        return self.out(out), {**state, "h": h}
+
+    def step(self, state, tokens, vocab):
+        """Log-probabilities (B, T, V) of the token after each of `tokens` (B, T), and the new state."""
+        logits, state = self._run(state, tokens, vocab)
+        return logits.log_softmax(-1), state
+
+    def nll(self, state, tokens, targets, vocab):
+        """Per-token negative log-likelihood (B, T) of `targets` after `tokens` (teacher forcing)."""
+        logits, _ = self._run(state, tokens, vocab)
+        return F.cross_entropy(logits.transpose(1, 2), vocab.encode(targets), reduction="none")
+
+
+class CopyDecoder(nn.Module):
+    """A pointer-generator. The input captions' tokens, embedded with the position of each in its
+    caption and the frame it came from, and mixed with their neighbours by a gated convolution,
+    form a memory. At each step a GRU (started from the story context) attends over that memory;
+    a learned gate mixes generating from the vocabulary with copying the attended tokens. The
+    step's input also carries a 'selective read': the memory at the positions of the previous
+    token, so that a name split into several pieces is copied piece after piece."""
+
+    def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens):
+        super().__init__()
+        h = hidden_dim
+        self.embed = nn.Embedding(vocab_size, h, padding_idx=0)
+        self.frame = nn.Embedding(k, h)
+        self.position = nn.Embedding(max_tokens, h)
+        self.mix = nn.Conv1d(h, 2 * h, kernel_size=5, padding=2)
+        self.init = nn.Linear(h, h)
+        self.gru = nn.GRU(3 * h, h, batch_first=True)
+        self.query = nn.Linear(h, h, bias=False)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * h, vocab_size)
+        self.gate = nn.Linear(3 * h, 1)
+
+    def start(self, context, source, vocab):
+        """The decoding state of a batch: story context (B, H) and source (B, K, L), the tokenizer
+        ids of the K input captions."""
+        b, k, length = source.shape
+        positions = torch.arange(length, device=source.device)
+        x = (self.embed(vocab.encode(source)) + self.frame(torch.arange(k, device=source.device))[:, None]
+             + self.position(positions)).flatten(1, 2)
+        memory = x + F.glu(self.mix(self.drop(x).transpose(1, 2)), dim=1).transpose(1, 2)
+        source = source.flatten(1)
+        index, extra = extended_vocabulary(vocab, source)
+        return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context, "memory": memory,
+                "source": source, "mask": source != vocab.special_id(vocab.pad), "index": index,
+                "extra": extra}
+
+    def _run(self, state, tokens, vocab):
+        """(generation log-probs (B, T, V), attention (B, T, S), log gate and log 1 - gate (B, T), state)."""
+        memory, mask = state["memory"], state["mask"]
+        same = (tokens.unsqueeze(2) == state["source"].unsqueeze(1)) & mask.unsqueeze(1)
+        read = same.float() @ memory / same.sum(-1, keepdim=True).clamp(min=1)
+        x = self.drop(self.embed(vocab.encode(tokens)))
+        context = state["context"].unsqueeze(1).expand(-1, x.shape[1], -1)
+        out, h = self.gru(torch.cat([x, read, context], dim=-1), state["h"])
+        scores = self.query(out) @ memory.transpose(1, 2) / math.sqrt(memory.shape[-1])
+        attention = scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)
+        attended = attention @ memory
+        features = torch.cat([out, attended], dim=-1)
+        gate = self.gate(torch.cat([features, x], dim=-1)).squeeze(-1)
+        log_probs = self.out(self.drop(features)).log_softmax(-1)
+        return log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate), {**state, "h": h}
+
+    def step(self, state, tokens, vocab):
+        """Log-probabilities (B, T, V + M) over the extended vocabulary after each of `tokens`."""
+        log_probs, attention, log_gen, log_copy, state = self._run(state, tokens, vocab)
+        b, t, _ = log_probs.shape
+        copy = attention.new_zeros(b, t, len(vocab) + len(state["extra"]))
+        copy.scatter_add_(2, state["index"].unsqueeze(1).expand(-1, t, -1), attention)
+        generate = F.pad(log_probs + log_gen.unsqueeze(-1), (0, len(state["extra"])), value=float("-inf"))
+        return torch.logaddexp(generate, copy.log() + log_copy.unsqueeze(-1)), state
+
+    def nll(self, state, tokens, targets, vocab):
+        """Per-token negative log-likelihood (B, T) of `targets` after `tokens` (teacher forcing):
+        a target outside the vocabulary is generated as [UNK] where no input caption holds it, and
+        can only be copied where one does."""
+        log_probs, attention, log_gen, log_copy, _ = self._run(state, tokens, vocab)
+        same = (targets.unsqueeze(2) == state["source"].unsqueeze(1)) & state["mask"].unsqueeze(1)
+        copyable = same.any(-1)
+        index = vocab.encode(targets)
+        log_generate = log_probs.gather(-1, index.unsqueeze(-1)).squeeze(-1) + log_gen
+        log_generate = log_generate.masked_fill(copyable & (index == vocab.unk), float("-inf"))
+        copied = (attention * same).sum(-1).clamp(min=1e-12).log() + log_copy
+        copied = copied.masked_fill(~copyable, float("-inf"))
+        return -torch.logaddexp(log_generate, copied)
