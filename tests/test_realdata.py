@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import ROOT, SMALL, make_project, run
 from hub_layout import write_hub_folder
-from storyseq import markup, sources
+from storyseq import grounding, markup, sources
 from storyseq.encoders import load_tokenizer
 from storyseq.features import clipping
 
@@ -31,10 +31,25 @@ def hub(tmp_path_factory):
     return folder, write_hub_folder(folder)
 
 
-def frames_of(folder):
-    for path in sorted(Path(folder).rglob("*.parquet")):
+def frames_of(folder, split=""):
+    """(story, [(tagged, plain) per frame]) of every story, or of one split's."""
+    for path in sorted(Path(folder).rglob(f"{split}*.parquet")):
         for story in pq.read_table(path).to_pylist():
             yield story, markup.frame_texts(story["story"], story["frame_count"])
+
+
+def windows_of(folder):
+    """([tagged input frames], tagged target frame) of every window at the default window.k."""
+    k = yaml.safe_load((ROOT / "params.yaml").read_text())["window"]["k"]
+    for _, frames in frames_of(folder):
+        tagged = [t for t, _ in frames]
+        for start in range(len(tagged) - k):
+            yield tagged[start:start + k], tagged[start + k]
+
+
+def cast_names(frames):
+    """Every name of a story's characters, from its single-id <gdo charN> tags."""
+    return set().union(*grounding.names([t for t, _ in frames]).values())
 
 
 def test_the_stand_in_looks_like_the_real_data(hub):
@@ -55,6 +70,35 @@ def test_the_stand_in_looks_like_the_real_data(hub):
     text = "".join(story["story"] for story, _ in stories)
     assert "<gdl bg1 bg2 bg3>" in text and "<gdo char1 char2>" in text
     assert re.search(r"<gda char\d+>[^<]*</gdo>", text), "no mismatched closing tag"
+
+
+def test_each_stand_in_story_has_its_own_cast_and_place(hub):
+    folder, _ = hub
+    seen = set().union(*(cast_names(frames) for _, frames in frames_of(folder, "train")))
+    test_names = [name for _, frames in frames_of(folder, "test") for name in cast_names(frames)]
+    assert len(test_names) >= 2 * 8 * 0.9
+    assert sum(name not in seen for name in test_names) >= 0.9 * len(test_names)
+    places = [re.findall(r"<gdl bg1>([^<]*)</gdl>", story["story"]) for story, _ in frames_of(folder)]
+    assert all(len(set(p)) == 1 for p in places)  # one place per story, in every frame
+    assert len({p[0] for p in places}) >= 0.75 * len(places)
+
+
+def test_the_next_stand_in_frame_continues_the_window(hub):
+    """Frame K+1's people are named in frames 1..K; their actions repeat a cycle that frame K alone does not show."""
+    windows = list(windows_of(hub[0]))
+    assert len(windows) > 50
+    named_before = [set(grounding.names([target])) <= set(grounding.names(inputs)) for inputs, target in windows]
+    assert sum(named_before) >= 0.8 * len(windows)
+    cycling, observed = 0, 0
+    for inputs, target in windows:
+        actions = [dict(reversed(re.findall(r"<gda (char\d+)>([^<]*)</gd[a-z]>", t))) for t in inputs + [target]]
+        for cid, action in actions[-1].items():
+            earlier = [a.get(cid) for a in actions[-4:-1]]  # frames K-2, K-1, K: the first action tagged in each
+            if None not in earlier:
+                observed += 1
+                cycling += action != earlier[-1] and action in earlier[:-1]
+    assert observed > 30 and cycling >= 0.6 * observed
+    assert not any(markup.plain_text(target) == markup.plain_text(inputs[-1]) for inputs, target in windows)
 
 
 def test_default_max_tokens_clip_no_real_length_caption(hub):
