@@ -78,17 +78,19 @@ class CopyDecoder(nn.Module):
 
     def start(self, context, source, vocab):
         """The decoding state of a batch: story context (B, H) and source (B, K, L), the tokenizer
-        ids of the K input captions."""
+        ids of the K input captions. Each caption is mixed on its own with its padding zeroed, so
+        that a window's memory does not depend on L, the longest caption of its batch."""
         b, k, length = source.shape
+        mask = source != vocab.special_id(vocab.pad)
         positions = torch.arange(length, device=source.device)
         x = (self.embed(vocab.encode(source)) + self.frame(torch.arange(k, device=source.device))[:, None]
-             + self.position(positions)).flatten(1, 2)
-        memory = x + F.glu(self.mix(self.drop(x).transpose(1, 2)), dim=1).transpose(1, 2)
+             + self.position(positions)) * mask.unsqueeze(-1)
+        x = x.flatten(0, 1)
+        memory = (x + F.glu(self.mix(self.drop(x).transpose(1, 2)), dim=1).transpose(1, 2)).view(b, k * length, -1)
         source = source.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context, "memory": memory,
-                "source": source, "mask": source != vocab.special_id(vocab.pad), "index": index,
-                "extra": extra}
+                "source": source, "mask": mask.flatten(1), "index": index, "extra": extra}
 
     def _run(self, state, tokens, vocab):
         """(generation log-probs (B, T, V), attention (B, T, S), log gate and log 1 - gate (B, T), state)."""
