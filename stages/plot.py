@@ -11,6 +11,7 @@ from storyseq.atomic import atomic_path
 from storyseq.dataset import load_windows
 from storyseq.errors import run_stage
 from storyseq.features import target_pixels
+from storyseq.live import read_history
 from storyseq.model import load_checkpoint
 from storyseq.runtime import resolve_device
 
@@ -47,8 +48,7 @@ def main():
     model, _ = load_checkpoint("models/model.pt")
     metrics = json.load(open("metrics/metrics.json"))
     predictions = [json.loads(line) for line in open("plots/predictions.jsonl")]
-    with open("plots/history.csv") as f:
-        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    history = read_history()
     images = target_pixels(cache)
 
     with atomic_path("plots/scores.csv") as tmp, open(tmp, "w", newline="") as f:

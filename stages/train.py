@@ -1,12 +1,11 @@
 """train: fit the story model on cached features; keep the best-val checkpoint."""
-import csv
-
 import torch
 
 from storyseq import features, params as P
-from storyseq.atomic import atomic_path, write_json
+from storyseq.atomic import atomic_path
 from storyseq.dataset import Vocabulary, load_windows
 from storyseq.errors import run_stage
+from storyseq.live import log_epoch, open_log
 from storyseq.model import StoryModel
 from storyseq.runtime import resolve_device, seed_everything
 from storyseq.training import fit
@@ -27,19 +26,20 @@ def main():
               "target_size": meta["target_size"], "k": windows["train"]["inputs"].shape[1],
               "max_tokens": cache["token_ids"].shape[1], **{k: v for k, v in m.items() if k != "vocab_size"}}
     model = StoryModel(**config).to(device)
-    state, best_epoch, history = fit(model, features.on_device(cache, device), windows["train"], windows["val"], vocab, t)
+    with open_log() as live:
+        state, best_epoch, history = fit(model, features.on_device(cache, device), windows["train"], windows["val"],
+                                         vocab, t, log=lambda row: log_epoch(live, row))
+        best = history[best_epoch - 1]["val_image_plus_text"]
+        live.summary["best"] = {"epoch": best_epoch, "val_image_plus_text": best}
+        live.summary["model"] = {"parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(vocab)}
+        live.make_summary()
     with atomic_path("models/model.pt") as tmp:
         torch.save({"config": config, "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
                     "tokenizer": meta["tokenizer"]}, tmp)
-    with atomic_path("plots/history.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
-    best = history[best_epoch - 1]
-    write_json("metrics/train.json", {"best_epoch": best_epoch, "epochs": t["epochs"],
-                                      "parameters": sum(p.numel() for p in model.parameters()),
-                                      "vocab_size": len(vocab), **{k: v for k, v in best.items() if k != "epoch"}})
-    print(f"train: best epoch {best_epoch}: val total {best['val_total']:.4f}")
+    print(f"train: best epoch {best_epoch} of {t['epochs']}: val image + text loss {best:.4f}")
+    if best_epoch == t["epochs"] > 1:
+        print(f"train: warning: the best epoch is the last one; the val loss was still falling: "
+              f"more train.epochs (now {t['epochs']}) may help")
 
 
 if __name__ == "__main__":

@@ -56,11 +56,12 @@ class GRUDecoder(nn.Module):
 
 class CopyDecoder(nn.Module):
     """A pointer-generator. The input captions' tokens, embedded with the position of each in its
-    caption and the frame it came from, and mixed with their neighbours by a gated convolution,
+    caption and the frame it came from, and mixed with their neighbours by a convolution,
     form a memory. At each step a GRU (started from the story context) attends over that memory;
-    a learned gate mixes generating from the vocabulary with copying the attended tokens. The
-    step's input also carries a 'selective read': the memory at the positions of the previous
-    token, so that a name split into several pieces is copied piece after piece."""
+    a learned gate mixes generating from the vocabulary with copying the attended tokens. So that
+    a name split into several pieces is copied piece after piece, the step's input carries a
+    'selective read' (the memory at the positions of the previous token), and the attention
+    gets a learned bonus for the positions that follow an occurrence of the previous token."""
 
     def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens):
         super().__init__()
@@ -68,12 +69,14 @@ class CopyDecoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, h, padding_idx=0)
         self.frame = nn.Embedding(k, h)
         self.position = nn.Embedding(max_tokens, h)
-        self.mix = nn.Conv1d(h, 2 * h, kernel_size=5, padding=2)
+        self.mix = nn.Conv1d(h, h, kernel_size=3, padding=1)
         self.init = nn.Linear(h, h)
         self.gru = nn.GRU(3 * h, h, batch_first=True)
         self.query = nn.Linear(h, h, bias=False)
+        self.follow = nn.Linear(h, 1)
         self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(2 * h, vocab_size)
+        self.combine = nn.Linear(2 * h, h)
+        self.out = nn.Linear(h, vocab_size)
         self.gate = nn.Linear(3 * h, 1)
 
     def start(self, context, source, vocab):
@@ -86,7 +89,7 @@ class CopyDecoder(nn.Module):
         x = (self.embed(vocab.encode(source)) + self.frame(torch.arange(k, device=source.device))[:, None]
              + self.position(positions)) * mask.unsqueeze(-1)
         x = x.flatten(0, 1)
-        memory = (x + F.glu(self.mix(self.drop(x).transpose(1, 2)), dim=1).transpose(1, 2)).view(b, k * length, -1)
+        memory = (x + torch.relu(self.mix(self.drop(x).transpose(1, 2))).transpose(1, 2)).view(b, k * length, -1)
         source = source.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context, "memory": memory,
@@ -101,11 +104,12 @@ class CopyDecoder(nn.Module):
         context = state["context"].unsqueeze(1).expand(-1, x.shape[1], -1)
         out, h = self.gru(torch.cat([x, read, context], dim=-1), state["h"])
         scores = self.query(out) @ memory.transpose(1, 2) / math.sqrt(memory.shape[-1])
+        scores = scores + self.follow(out) * F.pad(same[..., :-1], (1, 0)).float()
         attention = scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)
         attended = attention @ memory
         features = torch.cat([out, attended], dim=-1)
         gate = self.gate(torch.cat([features, x], dim=-1)).squeeze(-1)
-        log_probs = self.out(self.drop(features)).log_softmax(-1)
+        log_probs = self.out(self.drop(torch.tanh(self.combine(features)))).log_softmax(-1)
         return log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate), {**state, "h": h}
 
     def step(self, state, tokens, vocab):

@@ -7,9 +7,11 @@ Window indices stay on the CPU, where each batch's bookkeeping (unique frames, c
 length) is done; the model, the features and the targets live on the model's device. Losses
 are kept on the device and read once per epoch, so a GPU never waits on the host."""
 import copy
+import math
 
 import torch
 from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from storyseq.features import target_pixels
 from storyseq.losses import info_nce, text_loss
@@ -55,44 +57,78 @@ def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastiv
     return losses
 
 
-def _epoch(model, cache, targets, vocab, windows, t, order, optimizer=None):
-    """Mean losses over `windows` in the given order; a step per batch when an optimizer is given."""
+def _epoch(model, cache, targets, vocab, windows, t, order, update=None):
+    """Mean losses over `windows` in the given order; update(total loss) after each batch when given."""
     steps, sizes = [], []
     for rows in order.split(t["batch_size"]):
         losses = batch_losses(model, cache, targets, vocab, windows["inputs"][rows], windows["target"][rows],
                               t["lambda_contrastive"], t["temperature"])
-        if optimizer is not None:
-            optimizer.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            optimizer.step()
+        if update is not None:
+            update(losses["total"])
         steps.append(torch.stack([losses[key].detach() for key in COMPONENTS]))
         sizes.append(len(rows))
     weights = torch.tensor(sizes, dtype=torch.float64, device=steps[0].device)
     return dict(zip(COMPONENTS, ((torch.stack(steps).double() * weights[:, None]).sum(0) / len(order)).tolist()))
 
 
-def fit(model, cache, train, val, vocab, t):
-    """Train for t['epochs'] on the device of `cache`; return (best-val state dict, best epoch,
-    history rows)."""
-    device = cache["image_features"].device
-    targets = Targets(cache, vocab, device)
+def optimiser(model, t, steps_per_epoch, device):
+    """AdamW with a one-epoch linear warm-up, then cosine decay to zero over the other epochs
+    (train.schedule: cosine), or a constant rate; gradients clipped to train.clip_norm (0: off);
+    and an exponential moving average of the weights (train.ema_decay per step; 0: off), which is
+    what is validated and kept. Returns (update(loss), averaged model)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"],
                                   fused=device.type == "cuda" or None)
+    total, warmup = t["epochs"] * steps_per_epoch, steps_per_epoch
+
+    def rate(step):
+        if t["schedule"] == "constant":
+            return 1.0
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    averaged = t["ema_decay"] and AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(t["ema_decay"]),
+                                                use_buffers=True)
+
+    def update(loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if t["clip_norm"]:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t["clip_norm"])
+        optimizer.step()
+        scheduler.step()
+        if averaged:
+            averaged.update_parameters(model)
+
+    return update, averaged.module if averaged else model
+
+
+def fit(model, cache, train, val, vocab, t, log=None):
+    """Train for t['epochs'] on the device of `cache`; return (best-val state dict, best epoch,
+    history rows). Each epoch the (averaged) weights are validated; the kept ones have the lowest
+    val image + text loss (val_image_plus_text). log(row) is called with each epoch's history row."""
+    device = cache["image_features"].device
+    targets = Targets(cache, vocab, device)
+    update, validated = optimiser(model, t, math.ceil(len(train["target"]) / t["batch_size"]), device)
     generator = torch.Generator().manual_seed(t["seed"])
     history, best_state, best_epoch, best_task = [], None, 0, float("inf")
     bar = tqdm(range(1, t["epochs"] + 1), desc="train", unit="epoch")
     for epoch in bar:
         model.train()
         train_losses = _epoch(model, cache, targets, vocab, train, t,
-                              torch.randperm(len(train["target"]), generator=generator), optimizer)
-        model.eval()
+                              torch.randperm(len(train["target"]), generator=generator), update)
+        validated.eval()
         with torch.no_grad():
-            val_losses = _epoch(model, cache, targets, vocab, val, t, torch.arange(len(val["target"])))
-        history.append({"epoch": epoch, **{f"train_{k}": round(v, 6) for k, v in train_losses.items()},
-                        **{f"val_{k}": round(v, 6) for k, v in val_losses.items()}})
+            val_losses = _epoch(validated, cache, targets, vocab, val, t, torch.arange(len(val["target"])))
         task = val_losses["image"] + val_losses["text"]
+        history.append({"epoch": epoch, **{f"train_{k}": round(v, 6) for k, v in train_losses.items()},
+                        **{f"val_{k}": round(v, 6) for k, v in val_losses.items()},
+                        "val_image_plus_text": round(task, 6)})
+        if log is not None:
+            log(history[-1])
         if task < best_task:
-            best_task, best_state, best_epoch = task, copy.deepcopy(model.state_dict()), epoch
+            best_task, best_state, best_epoch = task, copy.deepcopy(validated.state_dict()), epoch
         bar.set_postfix(train=f"{train_losses['total']:.3f}", val=f"{val_losses['total']:.3f}", best=best_epoch,
                         refresh=False)
     return best_state, best_epoch, history

@@ -33,7 +33,8 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 EMBED = {"image_size": 32, "target_size": 16, "max_tokens": 40, "batch_size": 8}
 MODEL = {"embed_dim": 32, "hidden_dim": 32, "dropout": 0.0, "image_channels": 16}  # CPU and CUDA dropout masks differ
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 0.002, "weight_decay": 0.01, "lambda_contrastive": 0.5,
-         "temperature": 0.07, "seed": 0}
+         "temperature": 0.07, "seed": 0,
+         "schedule": "constant", "clip_norm": 0.0, "ema_decay": 0.0}
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,8 @@ def test_training_learns_the_next_token(decoder):
     model = tiny(vocab_size=len(v), text_decoder=decoder)
     w = windows()
     t = {"epochs": 60, "batch_size": 4, "lr": 0.01, "weight_decay": 0.0, "lambda_contrastive": 0.1,
-         "temperature": 0.1, "seed": 0}
+         "temperature": 0.1, "seed": 0,
+         "schedule": "constant", "clip_norm": 0.0, "ema_decay": 0.0}
     state, best_epoch, history = fit(model, cache, w, w, v, t)
     assert history[-1]["train_text"] < 0.2 * history[0]["train_text"]
     task = [row["val_image"] + row["val_text"] for row in history]
@@ -143,7 +144,8 @@ def test_the_copy_decoder_copies_a_name_outside_its_vocabulary():
     assert v.encode(train["token_ids"][:, 1]).eq(v.unk).all()
     model = tiny(vocab_size=len(v))
     t = {"epochs": 40, "batch_size": 8, "lr": 0.01, "weight_decay": 0.0, "lambda_contrastive": 0.0,
-         "temperature": 0.1, "seed": 0}
+         "temperature": 0.1, "seed": 0,
+         "schedule": "constant", "clip_norm": 0.0, "ema_decay": 0.0}
     state, _, _ = fit(model, train, w, w, v, t)
     model.load_state_dict(state)
     test, tw = name_stories(4, first_name=3000)  # names never seen in training

@@ -69,8 +69,10 @@ def test_metrics_are_on_the_test_split(small_project):
 def test_plots_and_outputs_exist(small_project):
     for name in ("story_strips", "similarity", "dataset", "norms", "losses"):
         assert (small_project / f"plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
-    history = (small_project / "plots/history.csv").read_text().splitlines()
-    assert history[0].startswith("epoch,train_image") and len(history) == 1 + 2
+    text_loss = (small_project / "dvclive/plots/metrics/val/text.tsv").read_text().splitlines()
+    assert text_loss[0] == "step\ttext" and len(text_loss) == 1 + 2  # one step per epoch, no timestamps
+    summary = json.loads((small_project / "dvclive/metrics.json").read_text())
+    assert summary["step"] == 2 and 1 <= summary["best"]["epoch"] <= 2
 
 
 def test_same_params_give_the_same_bytes(small_project):
