@@ -49,9 +49,13 @@ def tiny_text_encoder(texts, folder):
     no download and no bundled MiniLM package."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
     words = sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t.lower())})
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
     vocab_file = folder / "vocab.txt"
-    vocab_file.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True)
+    vocab_file.write_text("\n".join(tokens) + "\n")
+    # transformers 4 reads vocab_file, transformers 5 reads vocab
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), vocab={t: i for i, t in enumerate(tokens)},
+                                  do_lower_case=True)
+    assert tokenizer.unk_token_id not in tokenizer(texts[0])["input_ids"], "the tiny tokenizer lost its vocabulary"
     torch.manual_seed(0)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64)

@@ -1,5 +1,6 @@
 """Every computing stage's code path on CUDA, against the CPU: embed (test-only encoders), train,
-generation, the baselines' search and the plot stage's model calls. It needs only what a stock
+generation (the copy decoder: attention, copying tokens outside its capped vocabulary, greedy and
+beam), the baselines' search and the plot stage's model calls. It needs only what a stock
 CUDA PyTorch image has (`make gpu-check`), and is skipped where CUDA is absent.
 
 Tolerances: frozen features in fp32 with TF32 off agree with the CPU's to a relative L2 distance
@@ -20,7 +21,7 @@ from cuda_data import tiny_text_encoder, write_frames
 from storyseq import features
 from storyseq.baselines import nearest_neighbor
 from storyseq.dataset import Vocabulary, load_windows
-from storyseq.decoding import generate, predict
+from storyseq.decoding import generate, input_captions, predict
 from storyseq.encoders import image_encoder_for
 from storyseq.model import StoryModel
 from storyseq.runtime import seed_everything, set_precision
@@ -31,7 +32,9 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device here; run `make gpu-check` on a machine with one")
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 EMBED = {"image_size": 32, "target_size": 16, "max_tokens": 40, "batch_size": 8}
-MODEL = {"embed_dim": 32, "hidden_dim": 32, "dropout": 0.0, "image_channels": 16}  # CPU and CUDA dropout masks differ
+MODEL = {"embed_dim": 32, "hidden_dim": 32, "dropout": 0.0, "image_channels": 16,  # CPU and CUDA dropout masks differ
+         "text_decoder": "copy"}
+VOCAB_SIZE = 12  # below the captions' ids, so that generation must copy some
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 0.002, "weight_decay": 0.01, "lambda_contrastive": 0.5,
          "temperature": 0.07, "seed": 0,
          "schedule": "constant", "clip_norm": 0.0, "ema_decay": 0.0}
@@ -76,7 +79,8 @@ def test_embed_on_cuda_matches_the_cpu_and_repeats_bytes(caches):
 
 def config(cache, vocab):
     return {"image_dim": cache["image_features"].shape[1], "text_dim": cache["text_features"].shape[1],
-            "vocab_size": len(vocab), "target_size": EMBED["target_size"], **MODEL}
+            "vocab_size": len(vocab), "target_size": EMBED["target_size"], "k": 4, "max_tokens": EMBED["max_tokens"],
+            **MODEL}
 
 
 def train(folder, tokenizer, cache, device):
@@ -84,9 +88,9 @@ def train(folder, tokenizer, cache, device):
     seed_everything(0)
     windows = load_windows(folder / "windows.parquet", cache)
     vocab = Vocabulary.from_tokens(cache["token_ids"], tokenizer.pad_token_id, tokenizer.cls_token_id,
-                                   tokenizer.sep_token_id, tokenizer.unk_token_id)
+                                   tokenizer.sep_token_id, tokenizer.unk_token_id, size=VOCAB_SIZE)
     model = StoryModel(**config(cache, vocab)).to(device)
-    on_device = {**features.on_device(cache, device), "token_ids": cache["token_ids"]}
+    on_device = features.on_device(cache, device)
     state, _, history = fit(model, on_device, windows["train"], windows["val"], vocab, TRAIN)
     model.load_state_dict(state)
     return model.eval(), on_device, windows, vocab, history
@@ -133,8 +137,15 @@ def test_generation_and_baselines_on_cuda_match_the_cpu(data, trained):
     inputs = test["inputs"][:4]
     context, _ = model.window_context(cache["image_features"], cache["text_features"], inputs.cuda())
     cpu_context, _ = cpu_model.window_context(cpu_cache["image_features"], cpu_cache["text_features"], inputs)
-    assert generate(model.text_decoder, context, vocab, 20, 3) == generate(cpu_model.text_decoder, cpu_context,
-                                                                            vocab, 20, 3)
+    source, cpu_source = (input_captions(c, i, tokenizer.pad_token_id) for c, i in ((cache, inputs.cuda()),
+                                                                                     (cpu_cache, inputs)))
+    beams = generate(model.text_decoder, context, source, vocab, 20, 3)
+    assert beams == generate(cpu_model.text_decoder, cpu_context, cpu_source, vocab, 20, 3)
+    state = model.text_decoder.start(context, source, vocab)
+    assert len(state["extra"]), "every input token is in the vocabulary: the copy path is not exercised"
+    bos = torch.full((len(inputs), 1), tokenizer.cls_token_id, device="cuda")
+    log_probs, _ = model.text_decoder.step(state, bos, vocab)
+    assert torch.isfinite(log_probs[:, -1, len(vocab):]).any(1).all(), "an input token outside the vocabulary cannot be copied"
     train_windows = {k: windows["train"][k] for k in ("inputs", "target")}
     on_gpu = nearest_neighbor(cache, {k: v.cuda() for k, v in train_windows.items()}, {"inputs": test["inputs"].cuda()})
     assert torch.equal(on_gpu.cpu(), nearest_neighbor(cpu_cache, train_windows, test))
@@ -153,6 +164,7 @@ def test_plot_model_calls_on_cuda_match_the_cpu(trained):
 
 
 def test_the_train_stage_runs_on_cuda(data, caches, tmp_path):
+    pytest.importorskip("dvclive", reason="the train stage logs with dvclive, which this image lacks")
     folder, _, tokenizer = data
     cache = caches[1]
     meta = {"image_dim": cache["image_features"].shape[1], "text_dim": cache["text_features"].shape[1],
@@ -161,10 +173,10 @@ def test_the_train_stage_runs_on_cuda(data, caches, tmp_path):
     features.save(cache, meta, tmp_path / "data/features")
     (tmp_path / "data/windows.parquet").write_bytes((folder / "windows.parquet").read_bytes())
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["model"].update({**MODEL, "dropout": 0.1})
+    params["model"].update({**MODEL, "dropout": 0.1, "vocab_size": VOCAB_SIZE})
     params["train"].update({**TRAIN, "device": "cuda"})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     result = subprocess.run([sys.executable, "-m", "stages.train"], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((tmp_path / "metrics/train.json").read_text())["epochs"] == TRAIN["epochs"]
+    assert json.loads((tmp_path / "dvclive/metrics.json").read_text())["step"] == TRAIN["epochs"]
