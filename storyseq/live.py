@@ -4,13 +4,13 @@ system monitoring (the same params give the same bytes), and no dvc.yaml of its 
 import csv
 from pathlib import Path
 
-from dvclive import Live
-
 FOLDER = "dvclive"
 
 
 def open_log():
-    """A dvclive logger for the train stage; dvc.yaml stays the hand-written source of truth."""
+    """A dvclive logger for the train stage; dvc.yaml stays the hand-written source of truth.
+    (Imported here, so that reading the log needs no dvclive: a stock GPU image lacks it.)"""
+    from dvclive import Live
     return Live(dir=FOLDER, dvcyaml=False, save_dvc_exp=False, monitor_system=False)
 
 
