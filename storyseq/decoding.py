@@ -66,9 +66,9 @@ def generate(decoder, context, vocab, max_new_tokens, beam_size=1):
 
 
 @torch.no_grad()
-def predict(model, cache, windows, vocab, tokenizer, max_new_tokens, beam_size, batch_size=256):
+def predict(model, cache, windows, vocab, tokenizer, max_new_tokens, beam_size, batch_size=256, progress=None):
     """The model's (images on the CPU, captions) for every window, generated autoregressively on
-    the device of the model and the cache."""
+    the device of the model and the cache; progress(n) is called after each batch of n windows."""
     device = cache["image_features"].device
     images, captions = [], []
     for rows in windows["inputs"].to(device).split(batch_size):
@@ -77,4 +77,6 @@ def predict(model, cache, windows, vocab, tokenizer, max_new_tokens, beam_size, 
         for seq in generate(model.text_decoder, context, vocab, max_new_tokens, beam_size):
             captions.append(tokenizer.decode(vocab.decode(torch.tensor(seq, dtype=torch.long)).tolist(),
                                              skip_special_tokens=True))
+        if progress:
+            progress(len(rows))
     return torch.cat(images), captions
