@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup lock repro test bench clean gpu-check gpu-bench gpu-wheels
+.PHONY: setup lock repro test bench compare clean gpu-check gpu-bench gpu-wheels
 
 setup: $(VENV)/.installed $(VENV)/.wordnet $(VENV)/.plots
 
@@ -59,3 +59,7 @@ gpu-bench:
 
 clean:
 	rm -rf $(VENV)
+
+# Experiments grouped by params (train.seed aside): mean ± sd over seeds and paired differences.
+compare: setup
+	$(PY) -m storyseq.compare

@@ -15,9 +15,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from conftest import SMALL, make_project, ran_stages, run, update_params  # noqa: E402
+from conftest import SMALL, commit, make_project, ran_stages, run, update_params  # noqa: E402
 
-from storyseq import markup, params as P, synthetic  # noqa: E402
+from storyseq import compare, markup, params as P, synthetic  # noqa: E402
 from storyseq.dataset import Vocabulary  # noqa: E402
 from storyseq.encoders import image_encoder_for, load_text_encoder  # noqa: E402
 from storyseq.features import (DECODE_CHUNK, decode_images, decode_workers, encoder_batch_size,  # noqa: E402
@@ -214,6 +214,16 @@ def rerun_overhead(folder, stages=("train", "evaluate", "plot")):
     return {"rerun_overhead": rerun / direct, "rerun_dvc_s": rerun, "rerun_direct_s": direct, "repro_default_s": cold}
 
 
+def seed_sd_bleu(folder, seeds=5):
+    """The standard deviation of test BLEU over `seeds` training seeds at default params, through
+    storyseq.compare: one `dvc exp run` per seed."""
+    run(["dvc", "repro"], folder)
+    commit(folder, "baseline")
+    for seed in range(seeds):
+        run(["dvc", "exp", "run", "-S", f"train.seed={seed}"], folder)
+    return {"seed_sd_bleu": compare.seed_sd_bleu(str(folder))}
+
+
 def trivial_noop(folder):
     folder = Path(folder)
     (folder / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
@@ -248,6 +258,8 @@ def main():
         results.update(noop_vs_trivial=noop_time(make_project(a, SMALL)) / trivial_noop(b))
     with tempfile.TemporaryDirectory() as d:
         results.update(rerun_overhead(make_project(d, {})))
+    with tempfile.TemporaryDirectory() as s:
+        results.update(seed_sd_bleu(make_project(s, {})))
     with tempfile.TemporaryDirectory() as c:
         folder, n = make_project(c, {}), DEFAULTS.data["n_stories"]
         rss_1, t_1 = peak_rss_and_time(folder, n)

@@ -1,5 +1,7 @@
 """evaluate: generate frame K+1 for every test window and score it beside the baselines, with
-paired bootstrap intervals of model minus each baseline."""
+bootstrap intervals over test stories: of each system's scores, and of model minus each baseline.
+Writes the model's scores (the one metrics file), the baselines' scores, the intervals, the
+model's per-window statistics (for storyseq.compare) and the captions of every system."""
 import json
 
 import numpy as np
@@ -8,7 +10,7 @@ import pyarrow.parquet as pq
 from storyseq import features, params as P
 from storyseq.atomic import atomic_path, write_json
 from storyseq.baselines import constant_caption, copy_last, nearest_neighbor
-from storyseq.bootstrap import paired_interval, story_weights
+from storyseq.bootstrap import paired_interval, score_interval, story_weights
 from storyseq.dataset import Vocabulary, load_windows
 from storyseq.decoding import predict
 from storyseq.encoders import load_tokenizer
@@ -16,8 +18,12 @@ from storyseq.errors import run_stage
 from storyseq.features import target_pixels
 from storyseq.grounding import character_f1, window_characters
 from storyseq.model import load_checkpoint
+from storyseq.progress import tqdm
+from storyseq.report import NAMES, fmt, markdown
 from storyseq.runtime import resolve_device, seed_everything
-from storyseq.scoring import image_stats, normalise, rouge_l, summarise, text_stats
+from storyseq.scoring import image_stats, normalise, rouge_l, summarise, text_stats, window_lines
+
+SCORE_CHUNK = 64  # windows scored between two updates of the progress bar
 
 
 def tagged_texts(cache):
@@ -41,6 +47,17 @@ def baselines(on_device, train, test, texts, targets):
     return outputs
 
 
+def scored(references, captions, images, targets, characters, bar):
+    """Per-window statistics of one system, SCORE_CHUNK windows at a time."""
+    parts = []
+    for i in range(0, len(references), SCORE_CHUNK):
+        part = slice(i, i + SCORE_CHUNK)
+        parts.append({**text_stats(references[part], captions[part]), **image_stats(images[part], targets[part]),
+                      "character_f1": character_f1(captions[part], characters[part])})
+        bar.update(len(references[part]))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def main():
     ev = P.load("evaluate").evaluate
     device = resolve_device(ev["device"], "evaluate.device")
@@ -54,27 +71,31 @@ def main():
     targets = target_pixels(cache)
     references, n = [texts[r] for r in test["target"].tolist()], len(test["target"])
     on_device = features.on_device(cache, device)
-    outputs = {"model": predict(model.to(device), on_device, test, vocab, tokenizer, ev["max_new_tokens"],
-                                ev["beam_size"]),
-               **baselines(on_device, train, test, texts, targets)}
     characters = window_characters(tagged_texts(cache), test, lambda text: normalise(text, tokenizer))
-    stats = {name: {**text_stats(references, captions), **image_stats(images, targets[test["target"]]),
-                    "character_f1": character_f1(captions, characters)} for name, (images, captions) in outputs.items()}
-    metrics = {"n_test_windows": n}
-    for name, system in stats.items():
-        metrics[name] = {**{k: v if v is None else round(v, 6) for k, v in summarise(system).items()},
-                         "n_test_windows": n, "character_f1_windows": int(np.isfinite(system["character_f1"]).sum())}
+    with tqdm(total=5 * n, desc="evaluate: generate and score", unit="window") as bar:  # generate, score 4 systems
+        outputs = {"model": predict(model.to(device), on_device, test, vocab, tokenizer, ev["max_new_tokens"],
+                                    ev["beam_size"], progress=bar.update),
+                   **baselines(on_device, train, test, texts, targets)}
+        stats = {name: scored(references, captions, images, targets[test["target"]], characters, bar)
+                 for name, (images, captions) in outputs.items()}
+    scores = {name: {k: v if v is None else round(v, 6) for k, v in summarise(system).items()}
+              for name, system in stats.items()}
     weights = story_weights(test["story_ids"], ev["bootstrap_samples"], ev["bootstrap_seed"])
-    intervals = {"confidence": 0.95, "resamples": ev["bootstrap_samples"], "test_stories": len(set(test["story_ids"])),
+    intervals = {"confidence": 0.95, "scores": {name: score_interval(stats[name], weights) for name in stats},
                  **{f"model_minus_{name}": paired_interval(stats["model"], stats[name], weights)
                     for name in stats if name != "model"}}
-    write_json("metrics/metrics.json", metrics)
+    frames = [int(cache["frames"][row]) for row in test["target"].tolist()]
+    write_json("metrics/scores.json", scores["model"])
+    write_json("metrics/baselines.json", {name: scores[name] for name in scores if name != "model"})
     write_json("metrics/intervals.json", intervals)
+    with atomic_path("plots/window_scores.jsonl") as tmp, open(tmp, "w") as f:
+        f.writelines(window_lines(test["story_ids"], frames, stats["model"]))
     with atomic_path("plots/predictions.jsonl") as tmp, open(tmp, "w") as f:
-        for i, (sid, row) in enumerate(zip(test["story_ids"], test["target"].tolist())):
-            f.write(json.dumps({"story_id": sid, "target_frame": int(cache["frames"][row]), "reference": references[i],
+        for i, (sid, frame) in enumerate(zip(test["story_ids"], frames)):
+            f.write(json.dumps({"story_id": sid, "target_frame": frame, "reference": references[i],
                                 **{name: outputs[name][1][i] for name in outputs}}) + "\n")
-    print(json.dumps(metrics, indent=1))
+    print(f"evaluate: {n} test windows of {len(set(test['story_ids']))} stories; scores on the test split:")
+    print(markdown(["system", *NAMES.values()], [[name, *(fmt(k, s[k]) for k in NAMES)] for name, s in scores.items()]))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""plot: figures for people and the small CSV behind dvc's model-vs-baselines plots."""
+"""plot: figures for people and the small CSV behind dvc's model-vs-baselines plots: each system's
+scores with their bootstrap intervals over test stories (.dvc/plots/bar_interval.json draws them)."""
 import csv
 import json
 from collections import Counter
@@ -46,15 +47,18 @@ def main():
     cache, meta = features.load("data/features")
     test = load_windows("data/windows.parquet", cache)["test"]
     model, _ = load_checkpoint("models/model.pt")
-    metrics = json.load(open("metrics/metrics.json"))
+    scores = {"model": json.load(open("metrics/scores.json")), **json.load(open("metrics/baselines.json"))}
+    intervals = json.load(open("metrics/intervals.json"))["scores"]
     predictions = [json.loads(line) for line in open("plots/predictions.jsonl")]
     history = read_history()
     images = target_pixels(cache)
 
     with atomic_path("plots/scores.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["system", *SCORES])
+        writer = csv.DictWriter(f, fieldnames=["system", *(f"{k}{end}" for k in SCORES for end in ("", "_low", "_high"))])
         writer.writeheader()
-        writer.writerows({"system": s, **{k: metrics[s][k] for k in SCORES}} for s in SYSTEMS)
+        writer.writerows({"system": s, **{k: scores[s][k] for k in SCORES},
+                          **{f"{k}_{end}": intervals[s][k][end] for k in SCORES for end in ("low", "high")}}
+                         for s in SYSTEMS)
 
     device = resolve_device(params["device"], "plot.device")
     views = model_outputs(model.to(device), features.on_device(cache, device), test)

@@ -88,9 +88,10 @@ def input_captions(cache, inputs, pad_id):
 
 
 @torch.no_grad()
-def predict(model, cache, windows, vocab, tokenizer, max_new_tokens, beam_size, batch_size=256):
+def predict(model, cache, windows, vocab, tokenizer, max_new_tokens, beam_size, batch_size=256, progress=None):
     """The model's (images on the CPU, captions) for every window, generated autoregressively on
-    the device of the model and the cache. Only frames 1..K of a window are read."""
+    the device of the model and the cache. Only frames 1..K of a window are read; progress(n) is
+    called after each batch of n windows."""
     device = cache["image_features"].device
     images, captions = [], []
     for rows in windows["inputs"].to(device).split(batch_size):
@@ -99,4 +100,6 @@ def predict(model, cache, windows, vocab, tokenizer, max_new_tokens, beam_size, 
         source = input_captions(cache, rows, vocab.special_id(vocab.pad))
         for seq in generate(model.text_decoder, context, source, vocab, max_new_tokens, beam_size):
             captions.append(tokenizer.decode(seq, skip_special_tokens=True))
+        if progress:
+            progress(len(rows))
     return torch.cat(images), captions

@@ -2,6 +2,7 @@
 the test stories cheaply. Both sides of every text comparison get the same normalisation:
 a round trip through the target tokenizer (lower case, no accents, WordPiece merged back),
 then words and punctuation split by one regular expression."""
+import json
 import math
 import re
 
@@ -79,3 +80,21 @@ def summarise(stats, weights=None):
     if "image_mse" in scores:
         scores["image_psnr"] = 10 * math.log10(1 / max(scores["image_mse"], 1e-12))
     return scores
+
+
+def window_lines(story_ids, target_frames, stats):
+    """JSON lines of per-window statistics, one per window: story_id, target_frame, the BLEU
+    counts and every other score (null where it is NaN: a window character F1 does not score)."""
+    for i, (story_id, frame) in enumerate(zip(story_ids, target_frames)):
+        scores = {k: None if math.isnan(v[i]) else float(v[i]) for k, v in stats.items() if k != "bleu"}
+        yield json.dumps({"story_id": story_id, "target_frame": int(frame),
+                          "bleu": [int(c) for c in stats["bleu"][i]], **scores}) + "\n"
+
+
+def read_window_lines(lines):
+    """(story_ids, target_frames, stats) from window_lines' output: stats as text_stats and
+    image_stats give them (null -> NaN), ready for summarise."""
+    rows = [json.loads(line) for line in lines if line.strip()]
+    keys = [k for k in rows[0] if k not in ("story_id", "target_frame")]
+    stats = {k: np.array([row[k] for row in rows], dtype=float) for k in keys}
+    return [row["story_id"] for row in rows], [row["target_frame"] for row in rows], stats

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["stages", "storyseq", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
-                 ".gitignore"]
+PROJECT_FILES = ["stages", "storyseq", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/.gitignore", ".dvc/plots",
+                 ".dvcignore", ".gitignore"]
 
 SMALL = {
     "data": {"n_stories": 24},

@@ -1,9 +1,11 @@
 """The whole pipeline through the real dvc CLI, on small params in a throwaway git repo."""
 import json
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from conftest import commit, make_project, ran_stages, run, update_params
+from storyseq.scoring import read_window_lines, summarise
 
 ALL = {"fetch", "window", "embed", "train", "evaluate", "plot"}
 SYSTEMS = ("model", "copy_last", "nearest_neighbor", "constant")
@@ -34,7 +36,8 @@ def test_rerun_semantics_and_diffs(tmp_path):
     params_diff = run(["dvc", "params", "diff", "HEAD"], folder).stdout
     assert "train.lambda_contrastive" in params_diff and "evaluate.beam_size" in params_diff
     metrics_diff = run(["dvc", "metrics", "diff", "HEAD"], folder).stdout
-    assert "model.bleu" in metrics_diff and "Change" in metrics_diff
+    assert "metrics/scores.json" in metrics_diff and "Change" in metrics_diff
+    assert "intervals" not in metrics_diff and "baselines" not in metrics_diff
     commit(folder, "experiment")
 
     frames_before = md5(folder, "data/frames.parquet")
@@ -47,23 +50,30 @@ def test_rerun_semantics_and_diffs(tmp_path):
 
 
 def test_metrics_are_on_the_test_split(small_project):
-    metrics = json.loads((small_project / "metrics/metrics.json").read_text())
+    scores = json.loads((small_project / "metrics/scores.json").read_text())
+    baselines = json.loads((small_project / "metrics/baselines.json").read_text())
     windows = pq.read_table(small_project / "data/windows.parquet").to_pylist()
     test_stories = {w["story_id"] for w in windows if w["split"] == "test"}
     n_test = sum(w["split"] == "test" for w in windows)
-    assert metrics["n_test_windows"] == n_test
-    for system in SYSTEMS:
-        assert set(SCORES) <= set(metrics[system])
-        assert metrics[system]["n_test_windows"] == n_test
-        assert metrics[system]["character_f1_windows"] == n_test  # every synthetic frame names a shape
+    assert json.loads((small_project / "metrics/data.json").read_text())["windows"]["test"] == n_test
+    assert set(scores) == set(SCORES) and set(baselines) == set(SYSTEMS[1:])
+    for system in SYSTEMS[1:]:
+        assert set(baselines[system]) == set(SCORES)
     intervals = json.loads((small_project / "metrics/intervals.json").read_text())
-    assert intervals["test_stories"] == len(test_stories)
-    assert set(intervals["model_minus_constant"]) == set(SCORES)
+    assert set(intervals["model_minus_constant"]) == set(SCORES) and set(intervals["scores"]) == set(SYSTEMS)
+    for system in SYSTEMS:
+        for score, (low, high) in ((k, (v["low"], v["high"])) for k, v in intervals["scores"][system].items()):
+            value = (scores if system == "model" else baselines[system])[score]
+            assert low <= high and (low <= value <= high or score == "bleu"), (system, score)
     predictions = [json.loads(line) for line in (small_project / "plots/predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == n_test
     assert {p["story_id"] for p in predictions} == test_stories
     for p in predictions:
         assert {"story_id", "target_frame", "reference", *SYSTEMS} <= set(p)
+    story_ids, frames, stats = read_window_lines((small_project / "plots/window_scores.jsonl").read_text().splitlines())
+    assert list(zip(story_ids, frames)) == [(p["story_id"], p["target_frame"]) for p in predictions]
+    assert np.isfinite(stats["character_f1"]).all()  # every synthetic frame names a shape
+    assert {k: round(v, 6) for k, v in summarise(stats).items()} == scores  # the per-window file gives the scores
 
 
 def test_plots_and_outputs_exist(small_project):

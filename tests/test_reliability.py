@@ -61,8 +61,8 @@ def test_push_then_pull_into_a_fresh_clone(tmp_path):
     run(["dvc", "pull"], clone)
     assert "up to date" in run(["dvc", "status"], clone).stdout
     assert "Running stage" not in run(["dvc", "repro"], clone).stdout
-    for name in ("metrics.json", "train.json", "data.json"):
-        assert (clone / "metrics" / name).read_text() == (folder / "metrics" / name).read_text()
+    for name in ("metrics/scores.json", "dvclive/metrics.json", "metrics/data.json"):
+        assert (clone / name).read_text() == (folder / name).read_text()
     assert (clone / "models/model.pt").read_bytes() == (folder / "models/model.pt").read_bytes()
 
 
@@ -86,7 +86,7 @@ def test_queued_lambda_sweep_runs_in_parallel(tmp_path):
     for exp in experiments:
         data = exp["revs"][0]["data"]
         lam = data["params"]["params.yaml"]["data"]["train"]["lambda_contrastive"]
-        found[str(lam)] = data["metrics"]["metrics/metrics.json"]["data"]["model"]["bleu"]
+        found[str(lam)] = data["metrics"]["metrics/scores.json"]["data"]["bleu"]
     assert sorted(found) == lambdas
     table = run(["dvc", "exp", "show", "--no-pager", "--csv"], folder).stdout
-    assert "train.lambda_contrastive" in table and "model.bleu" in table
+    assert "train.lambda_contrastive" in table and "bleu" in table.splitlines()[0].split(",")

@@ -4,7 +4,7 @@ import json
 
 from conftest import make_project, run
 
-OUTPUTS = ["models/model.pt", "metrics/metrics.json", "metrics/train.json", "plots/history.csv"]
+OUTPUTS = ["models/model.pt", "metrics/scores.json", "dvclive/metrics.json", "dvclive/plots/metrics/val/text.tsv"]
 
 
 def test_experiment_shared_between_two_clones(tmp_path):
@@ -27,7 +27,7 @@ def test_experiment_shared_between_two_clones(tmp_path):
     [data] = [exp["revs"][0]["data"] for row in shown for exp in row.get("experiments") or []
               if exp["revs"][0]["name"] == "from-a"]
     assert data["params"]["params.yaml"]["data"]["train"]["lambda_contrastive"] == 0.3
-    assert data["metrics"]["metrics/metrics.json"]["data"] == json.loads((a / "metrics/metrics.json").read_text())
+    assert data["metrics"]["metrics/scores.json"]["data"] == json.loads((a / "metrics/scores.json").read_text())
 
     run(["dvc", "exp", "apply", "from-a"], b)
     run(["dvc", "pull"], b)
