@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 
-from storyseq import features, params as P
+from storyseq import coco, features, params as P
 from storyseq.atomic import atomic_path, write_json
 from storyseq.baselines import constant_caption, copy_last, nearest_neighbor
 from storyseq.bootstrap import paired_interval, score_interval, story_weights
@@ -90,6 +90,9 @@ def main():
     write_json("metrics/intervals.json", intervals)
     with atomic_path("plots/window_scores.jsonl") as tmp, open(tmp, "w") as f:
         f.writelines(window_lines(test["story_ids"], frames, stats["model"]))
+    raw_references = [cache["texts"][r] for r in test["target"].tolist()]
+    write_json("metrics/coco.json", coco.report(ev, test["story_ids"], raw_references,
+                                                {name: captions for name, (_, captions) in outputs.items()}))
     with atomic_path("plots/predictions.jsonl") as tmp, open(tmp, "w") as f:
         for i, (sid, frame) in enumerate(zip(test["story_ids"], frames)):
             f.write(json.dumps({"story_id": sid, "target_frame": frame, "reference": references[i],

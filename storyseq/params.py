@@ -70,6 +70,7 @@ SCHEMA = {
     "evaluate.device": _choice(*DEVICES),
     "evaluate.bootstrap_samples": _int(100, 100000),
     "evaluate.bootstrap_seed": _int(0),
+    "evaluate.coco": (bool, lambda v: True, "true or false"),
     "plot.n_examples": _int(1, 32),
     "plot.device": _choice(*DEVICES),
 }
@@ -95,7 +96,7 @@ def validate(params, keys):
         kind, ok, expect = SCHEMA[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = params[section][name] = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool) or not ok(value):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool) or not ok(value):
             raise StageError(f"params.yaml: {key} must be {expect}, got {value!r}")
     if "window.test_fraction" in keys and params["window"]["val_fraction"] + params["window"]["test_fraction"] >= 1:
         raise StageError("params.yaml: window.val_fraction + window.test_fraction must be < 1 to leave training stories")

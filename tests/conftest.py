@@ -18,7 +18,7 @@ SMALL = {
               "target_size": 16, "max_tokens": 40, "batch_size": 16},
     "model": {"embed_dim": 32, "hidden_dim": 32, "image_channels": 16},
     "train": {"epochs": 2, "batch_size": 16},
-    "evaluate": {"max_new_tokens": 40},
+    "evaluate": {"max_new_tokens": 40, "coco": False},  # the COCO report's two JVMs: only in small_project
     "plot": {"n_examples": 2},
 }
 
@@ -77,6 +77,7 @@ def ran_stages(output):
 @pytest.fixture(scope="session")
 def small_project(tmp_path_factory):
     """A small project after one full `dvc repro`, shared by read-only tests."""
-    folder = make_project(tmp_path_factory.mktemp("project"))
+    with_coco = {**SMALL, "evaluate": {**SMALL["evaluate"], "coco": True}}
+    folder = make_project(tmp_path_factory.mktemp("project"), with_coco)
     run(["dvc", "repro"], folder)
     return folder

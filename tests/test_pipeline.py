@@ -65,6 +65,11 @@ def test_metrics_are_on_the_test_split(small_project):
         for score, (low, high) in ((k, (v["low"], v["high"])) for k, v in intervals["scores"][system].items()):
             value = (scores if system == "model" else baselines[system])[score]
             assert low <= high and (low <= value <= high or score == "bleu"), (system, score)
+    report = json.loads((small_project / "metrics/coco.json").read_text())
+    assert report["n_test_windows"] == report["n_scored_windows"] == n_test
+    for system in SYSTEMS:
+        assert set(report[system]) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider_d"}
+    assert set(report["intervals"]["model_minus_constant"]) == {"rouge_l", "cider_d"}
     predictions = [json.loads(line) for line in (small_project / "plots/predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == n_test
     assert {p["story_id"] for p in predictions} == test_stories
