@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup lock repro test bench compare clean gpu-check gpu-bench gpu-wheels
+.PHONY: setup lock repro restore test bench compare clean gpu-check gpu-bench gpu-wheels
 
 setup: $(VENV)/.installed $(VENV)/.wordnet $(VENV)/.plots
 
@@ -34,6 +34,16 @@ $(VENV)/.plots: $(VENV)/.installed setup/plots_template.py
 
 repro: setup
 	dvc repro
+
+# Back to the committed results after an experiment, failed or not: params, dvc.lock, metrics and
+# plots as HEAD has them, then the data and model that dvc.lock names. The files are removed first:
+# after `dvc exp apply`, git can take a rewritten file of the same size for unchanged (its index
+# keeps whole-second times), and then `git checkout` would leave it as it is.
+RESULTS := params.yaml dvc.lock metrics plots
+restore:
+	git ls-files -z $(RESULTS) | xargs -0 rm -f
+	git checkout HEAD -- $(RESULTS)
+	dvc checkout --force
 
 test: setup
 	$(PY) -m pytest -q tests

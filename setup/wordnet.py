@@ -1,8 +1,10 @@
 """Install the WordNet corpus that nltk's METEOR needs into this venv's nltk_data.
 
 nltk's downloader is tried first. Offline, Debian's wordnet-base and wordnet-sense-index
-packages (installed with apt-get when running as root) provide the WordNet 3.0 files; they
-are copied (nltk refuses symlinks) and the `lexnames` file that Debian lacks is written."""
+packages provide the WordNet 3.0 files (nltk's reader opens index.sense too). They are
+installed with apt-get when running as root, quietly and without their recommends (the
+`wordnet` browser and its GUI), then copied (nltk refuses symlinks), and the `lexnames` file
+that Debian lacks is written."""
 import os
 import shutil
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 import nltk
 
 DEBIAN = Path("/usr/share/wordnet")
+PACKAGES = "wordnet-base wordnet-sense-index"
 TARGET = Path(sys.prefix) / "nltk_data" / "corpora" / "wordnet"
 LEXNAMES = ("adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
             "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
@@ -35,9 +38,12 @@ def works():
 def from_debian():
     if not DEBIAN.is_dir():
         if os.geteuid() != 0:
-            sys.exit("setup: WordNet is missing; run as root, or `apt-get install wordnet-base wordnet-sense-index`")
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wordnet-base", "wordnet-sense-index"], check=True)
+            sys.exit("setup: WordNet is missing; run as root, or "
+                     f"`apt-get install --no-install-recommends {PACKAGES}`")
+        quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0",
+                        *PACKAGES.split()], check=True, env=quiet)
     TARGET.mkdir(parents=True, exist_ok=True)
     for f in DEBIAN.iterdir():
         if f.is_file():

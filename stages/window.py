@@ -15,15 +15,25 @@ RAW = "data/raw/stories.parquet"
 
 
 def skip(summary, story_id, err):
-    summary.skipped[err.reason] += 1
-    tqdm.write(f"skip story {story_id!r}: {err}", file=sys.stderr)
+    line = summary.skip(story_id, err)
+    if line:
+        tqdm.write(line, file=sys.stderr)
 
 
 def main():
+    summary = Summary()
+    try:
+        cut_windows(summary)
+    finally:
+        for line in summary.unnamed_skips():
+            print(line, file=sys.stderr)
+
+
+def cut_windows(summary):
     params = P.load("window")
     P.validate(params, ["data.test_split"])
     w = params.window
-    summary, seen, texts, source_split = Summary(), set(), {}, {}
+    seen, texts, source_split = set(), {}, {}
     # Pass 1: the text of every story (cheap), so that splits are drawn among valid stories.
     for batch in read_batches(RAW, ["story_id", "story", "frame_count", "split"]):
         for row in batch:

@@ -10,6 +10,7 @@ from PIL import Image
 from storyseq import markup
 
 SPLITS = ("train", "val", "test")
+SKIP_EXAMPLES = 3  # skipped stories named in the log per reason; the rest are counted
 FRAME_SCHEMA = pa.schema([
     ("story_id", pa.string()), ("frame", pa.int32()), ("split", pa.string()),
     ("text", pa.string()), ("tagged_text", pa.string()), ("image", pa.binary()),
@@ -97,6 +98,17 @@ class Summary:
         self.read, self.skipped, self.official_test = 0, Counter(), False
         self.frames, self.windows, self.stories = Counter(), Counter(), Counter()
         self.sources = {s: set() for s in SPLITS}
+
+    def skip(self, story_id, err):
+        """Count a skipped story; return its log line, or None past SKIP_EXAMPLES of its reason."""
+        self.skipped[err.reason] += 1
+        if self.skipped[err.reason] <= SKIP_EXAMPLES:
+            return f"skip story {story_id!r}: {err}"
+
+    def unnamed_skips(self):
+        """One log line per reason for the skipped stories that skip() did not name."""
+        return [f"... and {n - SKIP_EXAMPLES} more stories skipped: {reason}"
+                for reason, n in sorted(self.skipped.items()) if n > SKIP_EXAMPLES]
 
     def as_dict(self):
         return {

@@ -94,6 +94,18 @@ def test_window_skips_each_kind_of_bad_story(tmp_path):
     assert all(len(s) == 1 for s in splits.values()), "a story is in two splits"
 
 
+def test_window_names_a_few_skipped_stories_per_reason_and_counts_the_rest(tmp_path):
+    folder = make_project(tmp_path)
+    write_raw(folder, synthetic.stories(12, seed=5))
+    update_params(folder, {"window": {"k": 25}})
+    result = run(["python", "-m", "stages.window"], folder, check=False)
+    log = result.stderr.splitlines()
+    assert result.returncode == 1 and len(log) == 5, result.stderr
+    assert all(line.startswith("skip story ") and line.endswith("fewer than window.k+1=26") for line in log[:3])
+    assert log[3] == "... and 9 more stories skipped: too_short"
+    assert log[4] == "error: window: no valid story remains of 12 read ({'too_short': 12})"
+
+
 def test_window_skips_text_that_is_not_utf8(tmp_path):
     folder = make_project(tmp_path)
     stories = list(synthetic.stories(12, seed=5))

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -9,7 +10,7 @@ import time
 import pytest
 import yaml
 
-from conftest import SMALL, commit, env, make_project, run
+from conftest import ROOT, SMALL, commit, env, make_project, run
 
 # Params that make each stage slow enough for a kill to land in the middle of its work.
 SLOW = {"embed": {**SMALL, "embed": {**SMALL["embed"], "image_size": 224}},
@@ -47,6 +48,23 @@ def test_sigkill_mid_stage_then_repro_is_consistent(tmp_path, stage, out):
     lock = yaml.safe_load((folder / "dvc.lock").read_text())
     assert {o["path"] for o in lock["stages"][stage]["outs"]} >= {out}
     assert not list(folder.glob("**/.*.tmp*")), "a temporary file was left behind"
+
+
+def test_make_restore_after_a_failed_experiment(small_project, tmp_path):
+    """An experiment applied, then one that fails in window: `make restore` brings back HEAD."""
+    folder = tmp_path / "project"
+    shutil.copytree(small_project, folder, symlinks=True)
+    commit(folder, "results")
+    run(["dvc", "exp", "run", "-n", "lam", "-S", "train.lambda_contrastive=0.3"], folder)
+    run(["dvc", "exp", "apply", "lam"], folder)
+    failed = run(["dvc", "exp", "run", "-S", "window.k=25"], folder, check=False)
+    assert failed.returncode != 0 and not (folder / "data/windows.parquet").exists()
+
+    run(["make", "-f", str(ROOT / "Makefile"), "restore"], folder)
+    for name in run(["git", "ls-files"], folder).stdout.splitlines():
+        head = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=folder, capture_output=True, check=True).stdout
+        assert (folder / name).read_bytes() == head, f"{name} differs from HEAD after make restore"
+    assert "up to date" in run(["dvc", "status"], folder).stdout
 
 
 def test_push_then_pull_into_a_fresh_clone(tmp_path):

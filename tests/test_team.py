@@ -1,15 +1,16 @@
 """Working as a team: a shared git remote (a bare repository) and a shared dvc remote (a
-folder); an experiment run in clone A is pushed, pulled into clone B and restored there."""
+folder); an experiment run in clone A is pushed, pulled into clone B and restored there; B
+commits it and registers the model's version (a GTO tag), and `dvc artifacts get` fetches it."""
 import json
 
-from conftest import make_project, run
+from conftest import commit, make_project, run
 
 OUTPUTS = ["models/model.pt", "metrics/scores.json", "dvclive/metrics.json", "dvclive/plots/metrics/val/text.tsv"]
 
 
 def test_experiment_shared_between_two_clones(tmp_path):
     origin, store = tmp_path / "origin.git", tmp_path / "store"
-    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "init", "-q", "--bare", "--initial-branch=main", str(origin)], tmp_path)
     a = make_project(tmp_path / "a")
     run(["dvc", "remote", "add", "-d", "store", str(store)], a)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "remote"], a)
@@ -34,3 +35,9 @@ def test_experiment_shared_between_two_clones(tmp_path):
     for name in OUTPUTS:
         assert (b / name).read_bytes() == (a / name).read_bytes(), f"{name} differs between the clones"
     assert "up to date" in run(["dvc", "status"], b).stdout
+
+    commit(b, "from-a's results")
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "story-model@v1.0.0", "-m", "from-a"], b)
+    run(["git", "push", "-q", "origin", "HEAD:main", "story-model@v1.0.0"], b)
+    run(["dvc", "artifacts", "get", str(origin), "story-model", "-o", str(tmp_path / "fetched.pt")], tmp_path)
+    assert (tmp_path / "fetched.pt").read_bytes() == (a / "models/model.pt").read_bytes()
