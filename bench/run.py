@@ -253,7 +253,7 @@ def main():
     text_encoder = load_text_encoder(E["text_encoder"])
     images, texts = frames(N_FRAMES)
     results = {**embed_vs_limit(image_encoder, images), **encoder_speed(images),
-               **cached_vs_inloop(image_encoder, text_encoder, images, texts)}
+               **cached_vs_inloop(image_encoder, text_encoder, images, texts), **real_shaped_training()}
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         results.update(noop_vs_trivial=noop_time(make_project(a, SMALL)) / trivial_noop(b))
     with tempfile.TemporaryDirectory() as d:
