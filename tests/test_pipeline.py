@@ -87,7 +87,7 @@ def test_plots_and_outputs_exist(small_project):
     text_loss = (small_project / "dvclive/plots/metrics/val/text.tsv").read_text().splitlines()
     assert text_loss[0] == "step\ttext" and len(text_loss) == 1 + 2  # one step per epoch, no timestamps
     summary = json.loads((small_project / "dvclive/metrics.json").read_text())
-    assert summary["step"] == 2 and 1 <= summary["best"]["epoch"] <= 2
+    assert summary["step"] == 2 and 1 <= summary["selected"]["epoch"] <= 2
 
 
 def test_same_params_give_the_same_bytes(small_project):
