@@ -11,6 +11,19 @@ from storyseq.runtime import resolve_device, seed_everything
 from storyseq.training import fit
 
 
+def build(model_params, cache, meta, windows):
+    """(StoryModel's config, generation vocabulary) for the cached features, from the captions of
+    the training windows and the model params."""
+    train_rows = torch.cat([windows["train"]["inputs"].flatten(), windows["train"]["target"]]).unique()
+    vocab = Vocabulary.from_tokens(cache["token_ids"][train_rows], meta["pad_id"], meta["bos_id"], meta["eos_id"],
+                                   meta["unk_id"], size=model_params["vocab_size"])
+    config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
+              "target_size": meta["target_size"], "k": windows["train"]["inputs"].shape[1],
+              "max_tokens": cache["token_ids"].shape[1],
+              **{k: v for k, v in model_params.items() if k != "vocab_size"}}
+    return config, vocab
+
+
 def main():
     params = P.load("model", "train")
     t = params.train
@@ -18,13 +31,7 @@ def main():
     seed_everything(t["seed"])
     cache, meta = features.load("data/features")
     windows = load_windows("data/windows.parquet", cache)
-    train_rows = torch.cat([windows["train"]["inputs"].flatten(), windows["train"]["target"]]).unique()
-    m = params.model
-    vocab = Vocabulary.from_tokens(cache["token_ids"][train_rows], meta["pad_id"], meta["bos_id"], meta["eos_id"],
-                                   meta["unk_id"], size=m["vocab_size"])
-    config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
-              "target_size": meta["target_size"], "k": windows["train"]["inputs"].shape[1],
-              "max_tokens": cache["token_ids"].shape[1], **{k: v for k, v in m.items() if k != "vocab_size"}}
+    config, vocab = build(params.model, cache, meta, windows)
     model = StoryModel(**config).to(device)
     with open_log() as live:
         state, best_epoch, history = fit(model, features.on_device(cache, device), windows["train"], windows["val"],

@@ -1,0 +1,93 @@
+"""Seed sweeps on one big machine, outside dvc: train (the train stage's model and fit) and greedy
+evaluation (the evaluate stage's predict and scores, without METEOR, which needs WordNet) for
+every config x seed, in parallel processes. This produced README's seed-spread tables on a GPU
+machine that has neither dvc nor dvclive; `python -m storyseq.compare` on a dvc queue is the
+project's own way.
+
+    python3 bench/seed_sweep.py CONFIGS_JSON SEEDS PROCS OUT_JSONL
+
+CONFIGS_JSON is a list of {"name": ..., "over": {"train": {...}, "model": {...}}} params overrides.
+Environment: SWEEP_DEVICE (cuda), SWEEP_THREADS (torch threads per process, 2), DATA (the folder
+with features/, windows.parquet and frames.parquet: data), SAVE (a folder for each config's
+seed-0 checkpoint), TOKENIZER (a local tokenizer folder, where the bundled MiniLM package is
+missing). Packages a GPU image lacks (nltk, rouge-score) can come from .gpu/site."""
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+sys.path.append(".gpu/site")
+
+import numpy as np  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import torch  # noqa: E402
+
+from stages.train import build  # noqa: E402
+from storyseq import features, params as P  # noqa: E402
+from storyseq.dataset import load_windows  # noqa: E402
+from storyseq.decoding import predict  # noqa: E402
+from storyseq.encoders import load_tokenizer  # noqa: E402
+from storyseq.grounding import character_f1, window_characters  # noqa: E402
+from storyseq.model import StoryModel  # noqa: E402
+from storyseq.runtime import seed_everything  # noqa: E402
+from storyseq.scoring import _bleu_counts, corpus_bleu, normalise, rouge_l, words  # noqa: E402
+from storyseq.training import fit  # noqa: E402
+
+
+def scores(captions, cache, test, folder, tokenizer):
+    """Corpus BLEU-4, mean ROUGE-L and character F1 of the captions, and copy_last's BLEU-4."""
+    texts = [normalise(x, tokenizer) for x in cache["texts"]]
+    references = [texts[r] for r in test["target"].tolist()]
+    frames = pq.read_table(f"{folder}/frames.parquet", columns=["story_id", "frame", "tagged_text"]).to_pydict()
+    tagged = dict(zip(zip(frames["story_id"], frames["frame"]), frames["tagged_text"]))
+    tagged = [tagged[(sid, int(f))] for sid, f in zip(cache["story_ids"], cache["frames"])]
+
+    def bleu(hypotheses):
+        return corpus_bleu(np.array([_bleu_counts(words(r), words(h)) for r, h in zip(references, hypotheses)],
+                                    dtype=float).sum(0))
+
+    return {"bleu": bleu(captions), "rouge_l": float(np.mean(rouge_l(references, captions))),
+            "character_f1": float(np.nanmean(character_f1(captions, window_characters(
+                tagged, test, lambda x: normalise(x, tokenizer))))),
+            "copy_last_bleu": bleu([texts[r] for r in test["inputs"][:, -1].tolist()])}
+
+
+def one(job):
+    """Train one config with one seed and score it on the test windows."""
+    name, over, seed = job
+    torch.set_num_threads(int(os.environ.get("SWEEP_THREADS", "2")))
+    params = P.load("model", "train", "evaluate")
+    for section, values in over.items():
+        params[section].update(values)
+    params.train["seed"] = seed
+    seed_everything(seed)
+    folder, device = os.environ.get("DATA", "data"), torch.device(os.environ.get("SWEEP_DEVICE", "cuda"))
+    cache, meta = features.load(f"{folder}/features")
+    windows = load_windows(f"{folder}/windows.parquet", cache)
+    config, vocab = build(params.model, cache, meta, windows)
+    model, on_device = StoryModel(**config).to(device), features.on_device(cache, device)
+    start = time.time()
+    state, best_epoch, _ = fit(model, on_device, windows["train"], windows["val"], vocab, params.train)
+    train_s = time.time() - start
+    model.load_state_dict(state)
+    if os.environ.get("SAVE") and seed == 0:
+        torch.save({"config": config, "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
+                    "tokenizer": meta["tokenizer"]}, f"{os.environ['SAVE']}/{name}.pt")
+    tokenizer = load_tokenizer(os.environ.get("TOKENIZER", meta["tokenizer"]))
+    _, captions = predict(model.eval(), on_device, windows["test"], vocab, tokenizer,
+                          params.evaluate["max_new_tokens"], 1)
+    return {"name": name, "seed": seed, **scores(captions, cache, windows["test"], folder, tokenizer),
+            "best_epoch": best_epoch, "train_s": train_s, "vocab": len(vocab)}
+
+
+if __name__ == "__main__":
+    configs, seeds, procs, out = json.loads(Path(sys.argv[1]).read_text()), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    jobs = [(c["name"], c.get("over", {}), s) for c in configs for s in range(seeds)]
+    with multiprocessing.get_context("spawn").Pool(procs) as pool, open(out, "w") as f:
+        for result in pool.imap_unordered(one, jobs):
+            f.write(json.dumps(result) + "\n")
+            f.flush()
+            print(json.dumps(result), flush=True)
