@@ -39,7 +39,7 @@ repro: setup
 # plots as HEAD has them, then the data and model that dvc.lock names. The files are removed first:
 # after `dvc exp apply`, git can take a rewritten file of the same size for unchanged (its index
 # keeps whole-second times), and then `git checkout` would leave it as it is.
-RESULTS := params.yaml dvc.lock metrics plots
+RESULTS := params.yaml dvc.lock metrics plots dvclive
 restore:
 	git ls-files -z $(RESULTS) | xargs -0 rm -f
 	git checkout HEAD -- $(RESULTS)
