@@ -42,7 +42,7 @@ class Vocabulary:
         ids, counts = token_ids.flatten().long().unique(return_counts=True)
         keep = ~torch.isin(ids, torch.tensor(specials))
         ids, counts = ids[keep], counts[keep]
-        order = sorted(range(len(ids)), key=lambda i: (-int(counts[i]), int(ids[i])))
+        order = counts.sort(descending=True, stable=True).indices  # unique() sorted ids: ties stay by id
         return cls(specials + ids[order].tolist()[:None if size is None else size - len(specials)])
 
     def __len__(self):

@@ -25,7 +25,7 @@ class Targets:
     its image as floats in [0, 1], both on `device`, and the caption lengths on the CPU."""
 
     def __init__(self, cache, vocab, device):
-        tokens = cache["token_ids"].long()
+        tokens = cache["token_ids"].cpu().long()
         self.pad_id, self.lengths = vocab.special_id(vocab.pad), (tokens != vocab.special_id(vocab.pad)).sum(1)
         self.tokens, self.pixels = tokens.to(device), target_pixels(cache).to(device)
 
