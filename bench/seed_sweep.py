@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from stages.train import build  # noqa: E402
 from storyseq import features, params as P  # noqa: E402
 from storyseq.dataset import load_windows  # noqa: E402
-from storyseq.decoding import predict  # noqa: E402
+from storyseq.decoding import predict, settings  # noqa: E402
 from storyseq.encoders import load_tokenizer  # noqa: E402
 from storyseq.grounding import character_f1, window_characters  # noqa: E402
 from storyseq.model import StoryModel  # noqa: E402
@@ -78,7 +78,7 @@ def one(job):
                     "tokenizer": meta["tokenizer"]}, f"{os.environ['SAVE']}/{name}.pt")
     tokenizer = load_tokenizer(os.environ.get("TOKENIZER", meta["tokenizer"]))
     _, captions = predict(model.eval(), on_device, windows["test"], vocab, tokenizer,
-                          params.evaluate["max_new_tokens"], 1)
+                          {**settings(params.evaluate), "beam_size": 1})
     return {"name": name, "seed": seed, **scores(captions, cache, windows["test"], folder, tokenizer),
             "best_epoch": best_epoch, "train_s": train_s, "vocab": len(vocab)}
 

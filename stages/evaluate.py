@@ -12,7 +12,7 @@ from storyseq.atomic import atomic_path, write_json
 from storyseq.baselines import constant_caption, copy_last, nearest_neighbor
 from storyseq.bootstrap import paired_interval, score_interval, story_weights
 from storyseq.dataset import Vocabulary, load_windows
-from storyseq.decoding import predict
+from storyseq.decoding import predict, settings
 from storyseq.encoders import load_tokenizer
 from storyseq.errors import run_stage
 from storyseq.features import target_pixels
@@ -73,8 +73,8 @@ def main():
     on_device = features.on_device(cache, device)
     characters = window_characters(tagged_texts(cache), test, lambda text: normalise(text, tokenizer))
     with tqdm(total=5 * n, desc="evaluate: generate and score", unit="window") as bar:  # generate, score 4 systems
-        outputs = {"model": predict(model.to(device), on_device, test, vocab, tokenizer, ev["max_new_tokens"],
-                                    ev["beam_size"], progress=bar.update),
+        outputs = {"model": predict(model.to(device), on_device, test, vocab, tokenizer, settings(ev),
+                                    progress=bar.update),
                    **baselines(on_device, train, test, texts, targets)}
         stats = {name: scored(references, captions, images, targets[test["target"]], characters, bar)
                  for name, (images, captions) in outputs.items()}

@@ -67,6 +67,8 @@ SCHEMA = {
     "train.device": _choice(*DEVICES),
     "evaluate.beam_size": _int(1, 32),
     "evaluate.max_new_tokens": _int(1, 512),
+    "evaluate.no_repeat_ngram": (int, lambda v: v == 0 or 2 <= v <= 32, "0 or an integer in [2, 32]"),
+    "evaluate.stop": _choice("median", "argmax"),
     "evaluate.device": _choice(*DEVICES),
     "evaluate.bootstrap_samples": _int(100, 100000),
     "evaluate.bootstrap_seed": _int(0),

@@ -17,7 +17,7 @@ from PIL import Image
 from storyseq import features, markup, params as P
 from storyseq.atomic import atomic_path
 from storyseq.dataset import Vocabulary
-from storyseq.decoding import predict
+from storyseq.decoding import predict, settings
 from storyseq.encoders import image_encoder_for, load_text_encoder, load_tokenizer
 from storyseq.errors import StageError, run_stage
 from storyseq.model import load_checkpoint
@@ -104,7 +104,7 @@ def main(argv=None):
     cache = window_features([images[f - 1] for f in args.frames], [texts[f - 1] for f in args.frames], meta, device)
     vocab, tokenizer = Vocabulary(checkpoint["vocab"]), load_tokenizer(checkpoint["tokenizer"])
     predicted, captions = predict(model.to(device), cache, {"inputs": torch.arange(k).unsqueeze(0)}, vocab, tokenizer,
-                                  ev["max_new_tokens"], ev["beam_size"])
+                                  settings(ev))
     pixels = (predicted[0] * 255).round().byte().permute(1, 2, 0).numpy()
     with atomic_path(args.out) as tmp:
         Image.fromarray(pixels).resize((PNG_SIZE, PNG_SIZE), Image.NEAREST).save(tmp, format="PNG")

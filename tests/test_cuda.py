@@ -34,6 +34,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 EMBED = {"image_size": 32, "target_size": 16, "max_tokens": 40, "batch_size": 8}
 MODEL = {"embed_dim": 32, "hidden_dim": 32, "dropout": 0.0, "image_channels": 16,  # CPU and CUDA dropout masks differ
          "text_decoder": "copy"}
+GENERATION = {"max_new_tokens": 20, "beam_size": 1, "no_repeat_ngram": 4, "stop": "median"}  # the default rules
 VOCAB_SIZE = 12  # below the captions' ids, so that generation must copy some
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 0.002, "weight_decay": 0.01, "lambda_contrastive": 0.5,
          "temperature": 0.07, "seed": 0,
@@ -126,10 +127,10 @@ def test_generation_and_baselines_on_cuda_match_the_cpu(data, trained):
     model, cache, windows, vocab, _ = trained[1]
     cpu_model, cpu_cache = on_the_cpu(model, cache, vocab)
     test = windows["test"]
-    images, captions = predict(model, cache, test, vocab, tokenizer, 20, 1)
-    again = predict(model, cache, test, vocab, tokenizer, 20, 1)
+    images, captions = predict(model, cache, test, vocab, tokenizer, GENERATION)
+    again = predict(model, cache, test, vocab, tokenizer, GENERATION)
     assert torch.equal(again[0], images) and again[1] == captions
-    cpu_images, cpu_captions = predict(cpu_model, cpu_cache, test, vocab, tokenizer, 20, 1)
+    cpu_images, cpu_captions = predict(cpu_model, cpu_cache, test, vocab, tokenizer, GENERATION)
     torch.testing.assert_close(images, cpu_images, rtol=0, atol=1e-5)
     same = sum(a == b for a, b in zip(captions, cpu_captions))
     assert same >= 0.95 * len(captions), f"{same} of {len(captions)} greedy captions agree"

@@ -12,6 +12,7 @@ from conftest import run
 from hub_layout import write_hub_folder
 from storyseq import features, params as P
 from storyseq.dataset import Vocabulary, load_windows
+from storyseq import decoding
 from storyseq.decoding import predict
 from storyseq.encoders import load_tokenizer
 from storyseq.model import load_checkpoint
@@ -27,7 +28,7 @@ def evaluate_outputs(project):
     model, checkpoint = load_checkpoint(project / "models/model.pt")
     vocab, tokenizer = Vocabulary(checkpoint["vocab"]), load_tokenizer(checkpoint["tokenizer"])
     ev = P.load("evaluate", path=project / "params.yaml").evaluate
-    settings = (vocab, tokenizer, ev["max_new_tokens"], ev["beam_size"])
+    settings = (vocab, tokenizer, decoding.settings(ev))
     batch = predict(model, cache, windows, *settings)
     single = [predict(model, cache, {"inputs": row[None]}, *settings) for row in windows["inputs"]]
     return cache, windows, batch, single
