@@ -61,7 +61,9 @@ class CopyDecoder(nn.Module):
     a learned gate mixes generating from the vocabulary with copying the attended tokens. So that
     a name split into several pieces is copied piece after piece, the step's input carries a
     'selective read' (the memory at the positions of the previous token), and the attention
-    gets a learned bonus for the positions that follow an occurrence of the previous token."""
+    gets a learned bonus for the positions that follow an occurrence of the previous token. So
+    that it can tell what it has already told (who is still to be named), the attention also gets
+    a learned bonus for the positions whose token the caption already holds, a token-level coverage."""
 
     def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens):
         super().__init__()
@@ -74,6 +76,7 @@ class CopyDecoder(nn.Module):
         self.gru = nn.GRU(3 * h, h, batch_first=True)
         self.query = nn.Linear(h, h, bias=False)
         self.follow = nn.Linear(h, 1)
+        self.told = nn.Linear(h, 1)
         self.drop = nn.Dropout(dropout)
         self.combine = nn.Linear(2 * h, h)
         self.out = nn.Linear(h, vocab_size)
@@ -93,24 +96,26 @@ class CopyDecoder(nn.Module):
         source = source.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context, "memory": memory,
-                "source": source, "mask": mask.flatten(1), "index": index, "extra": extra}
+                "source": source, "mask": mask.flatten(1), "index": index, "extra": extra,
+                "told": torch.zeros_like(mask.flatten(1))}
 
     def _run(self, state, tokens, vocab):
         """(generation log-probs (B, T, V), attention (B, T, S), log gate and log 1 - gate (B, T), state)."""
         memory, mask = state["memory"], state["mask"]
         same = (tokens.unsqueeze(2) == state["source"].unsqueeze(1)) & mask.unsqueeze(1)
+        told = (same.cumsum(1) > 0) | state["told"].unsqueeze(1)
         read = same.float() @ memory / same.sum(-1, keepdim=True).clamp(min=1)
         x = self.drop(self.embed(vocab.encode(tokens)))
         context = state["context"].unsqueeze(1).expand(-1, x.shape[1], -1)
         out, h = self.gru(torch.cat([x, read, context], dim=-1), state["h"])
         scores = self.query(out) @ memory.transpose(1, 2) / math.sqrt(memory.shape[-1])
-        scores = scores + self.follow(out) * F.pad(same[..., :-1], (1, 0)).float()
+        scores = scores + self.follow(out) * F.pad(same[..., :-1], (1, 0)).float() + self.told(out) * told.float()
         attention = scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)
         attended = attention @ memory
         features = torch.cat([out, attended], dim=-1)
         gate = self.gate(torch.cat([features, x], dim=-1)).squeeze(-1)
         log_probs = self.out(self.drop(torch.tanh(self.combine(features)))).log_softmax(-1)
-        return log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate), {**state, "h": h}
+        return log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate), {**state, "h": h, "told": told[:, -1]}
 
     def step(self, state, tokens, vocab):
         """Log-probabilities (B, T, V + M) over the extended vocabulary after each of `tokens`."""
