@@ -107,6 +107,24 @@ def test_generation_never_sees_frame_k_plus_1(decoder):
 
 
 @pytest.mark.parametrize("decoder", DECODERS)
+def test_step_by_step_decoding_gives_the_teacher_forced_log_probs(decoder):
+    """What generation computes one token at a time (the state carries the GRU and the coverage)
+    is what training computes for the whole caption at once."""
+    cache, w = tiny_cache(), windows()
+    v = vocab(cache)
+    model = tiny(vocab_size=len(v), text_decoder=decoder).eval()
+    context, _ = model.window_context(cache["image_features"], cache["text_features"], w["inputs"])
+    source, tokens = input_captions(cache, w["inputs"], 0), torch.tensor([[101, 1001, 1002, 1001, 1003]] * len(context))
+    with torch.no_grad():
+        whole, _ = model.text_decoder.step(model.text_decoder.start(context, source, v), tokens, v)
+        state, steps = model.text_decoder.start(context, source, v), []
+        for t in range(tokens.shape[1]):
+            log_probs, state = model.text_decoder.step(state, tokens[:, t:t + 1], v)
+            steps.append(log_probs)
+    torch.testing.assert_close(torch.cat(steps, 1), whole, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
 def test_training_learns_the_next_token(decoder):
     cache = tiny_cache()
     v = vocab(cache)
