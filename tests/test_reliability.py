@@ -88,7 +88,7 @@ def test_queued_lambda_sweep_runs_in_parallel(tmp_path):
     folder = make_project(tmp_path)
     run(["dvc", "repro"], folder)
     commit(folder, "baseline")
-    lambdas = ["0.1", "0.3", "0.7"]
+    lambdas = ["0.1", "0.3"]  # one round of two workers: enough to show they run side by side
     for value in lambdas:
         run(["dvc", "exp", "run", "--queue", "-S", f"train.lambda_contrastive={value}"], folder)
     run(["dvc", "queue", "start", "-j", "2"], folder)
@@ -96,7 +96,7 @@ def test_queued_lambda_sweep_runs_in_parallel(tmp_path):
     while re.search(r"\b(Queued|Running)\b", status := run(["dvc", "queue", "status"], folder).stdout):
         assert time.monotonic() < deadline, status
         time.sleep(2)
-    assert status.count("Success") == 3, status
+    assert status.count("Success") == len(lambdas), status
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], folder).stdout)
     experiments = [exp for row in shown for exp in row.get("experiments") or []]
