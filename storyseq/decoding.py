@@ -25,7 +25,7 @@ def _apply_rules(log_probs, ids, eos, histories, alive, no_repeat_ngram, stop):
     if no_repeat_ngram:
         n = no_repeat_ngram
         for row, seq in enumerate(histories):
-            prefix = seq[len(seq) - n + 1:] if n > 1 else []
+            prefix = seq[len(seq) - n + 1:]
             banned = {seq[i + n - 1] for i in range(len(seq) - n + 1) if seq[i:i + n - 1] == prefix}
             if banned:
                 log_probs[row, torch.isin(ids, torch.tensor(sorted(banned), device=ids.device))] = float("-inf")

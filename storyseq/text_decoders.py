@@ -93,11 +93,10 @@ class CopyDecoder(nn.Module):
              + self.position(positions)) * mask.unsqueeze(-1)
         x = x.flatten(0, 1)
         memory = (x + torch.relu(self.mix(self.drop(x).transpose(1, 2))).transpose(1, 2)).view(b, k * length, -1)
-        source = source.flatten(1)
+        source, mask = source.flatten(1), mask.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context, "memory": memory,
-                "source": source, "mask": mask.flatten(1), "index": index, "extra": extra,
-                "told": torch.zeros_like(mask.flatten(1))}
+                "source": source, "mask": mask, "index": index, "extra": extra, "told": torch.zeros_like(mask)}
 
     def _run(self, state, tokens, vocab):
         """(generation log-probs (B, T, V), attention (B, T, S), log gate and log 1 - gate (B, T), state)."""

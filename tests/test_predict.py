@@ -10,9 +10,8 @@ from PIL import Image
 
 from conftest import run
 from hub_layout import write_hub_folder
-from storyseq import features, params as P
+from storyseq import decoding, features, params as P
 from storyseq.dataset import Vocabulary, load_windows
-from storyseq import decoding
 from storyseq.decoding import predict
 from storyseq.encoders import load_tokenizer
 from storyseq.model import load_checkpoint
