@@ -1,5 +1,6 @@
 """`make bench`: side-by-side ratios measured in one run on this machine; prints a table and
-writes bench/results.json. Run from the repository root with the venv active (make does)."""
+writes bench/results.json. Run from the repository root with the venv active (make does).
+`python bench/run.py noop real_step` runs only those groups of keys (GROUPS) and only prints them."""
 import json
 import os
 import platform
@@ -195,10 +196,17 @@ def real_shaped_training(n_ids=10_000, length=130, n_frames=512, steps=3):
             "real_step_default_vocab": vocab_size, "real_step_seed_vocab": seed_vocab}
 
 
-def noop_time(folder):
-    """Wall time of `dvc repro` with nothing to do, after a cold one."""
-    run(["dvc", "repro"], folder)
-    return min(timed(lambda: run(["dvc", "repro"], folder)) for _ in range(3))
+def noop_vs_trivial(ours, trivial, rounds=7):
+    """`dvc repro` with nothing to do, in `ours` over in `trivial`, after a cold run of each: the
+    minimum of `rounds` timings of each, taken in turn, so that a change of load on a shared
+    machine hits both sides alike (timed one side after the other, the ratio ranged 1.1-1.85)."""
+    for folder in (ours, trivial):
+        run(["dvc", "repro"], folder)
+    times = {ours: [], trivial: []}
+    for _ in range(rounds):
+        for folder, taken in times.items():
+            taken.append(timed(lambda: run(["dvc", "repro"], folder)))
+    return min(times[ours]) / min(times[trivial])
 
 
 def rerun_overhead(folder, stages=("train", "evaluate", "plot")):
@@ -224,14 +232,14 @@ def seed_sd_bleu(folder, seeds=5):
     return {"seed_sd_bleu": compare.seed_sd_bleu(str(folder))}
 
 
-def trivial_noop(folder):
+def trivial_project(folder):
+    """A git + dvc repository holding a two-stage pipeline."""
     folder = Path(folder)
     (folder / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
                                      "  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n")
     run(["git", "init", "-q"], folder)
     run(["dvc", "init", "-q"], folder)
-    run(["dvc", "repro"], folder)
-    return min(timed(lambda: run(["dvc", "repro"], folder)) for _ in range(3))
+    return folder
 
 
 def peak_rss_and_time(folder, n_stories):
@@ -246,28 +254,51 @@ def peak_rss_and_time(folder, n_stories):
     return rss, wall
 
 
-def main():
-    torch.manual_seed(0)
+def in_project(measure, changes):
+    """measure(a fresh project with params `changes`), in a temporary folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        return measure(make_project(folder, changes))
+
+
+def encoders():
     runtime = resolve_runtime(E["runtime"], torch.device("cpu"), "embed.runtime")
     image_encoder = image_encoder_for(E["image_encoder"], runtime, "cpu", E["image_size"])
-    text_encoder = load_text_encoder(E["text_encoder"])
     images, texts = frames(N_FRAMES)
-    results = {**embed_vs_limit(image_encoder, images), **encoder_speed(images),
-               **cached_vs_inloop(image_encoder, text_encoder, images, texts), **real_shaped_training()}
+    return {**embed_vs_limit(image_encoder, images), **encoder_speed(images),
+            **cached_vs_inloop(image_encoder, load_text_encoder(E["text_encoder"]), images, texts)}
+
+
+def noop():
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        results.update(noop_vs_trivial=noop_time(make_project(a, SMALL)) / trivial_noop(b))
-    with tempfile.TemporaryDirectory() as d:
-        results.update(rerun_overhead(make_project(d, {})))
-    with tempfile.TemporaryDirectory() as s:
-        results.update(seed_sd_bleu(make_project(s, {})))
+        return {"noop_vs_trivial": noop_vs_trivial(make_project(a, SMALL), trivial_project(b))}
+
+
+def scaling():
     with tempfile.TemporaryDirectory() as c:
         folder, n = make_project(c, {}), DEFAULTS.data["n_stories"]
         rss_1, t_1 = peak_rss_and_time(folder, n)
         rss_4, t_4 = peak_rss_and_time(folder, 4 * n)
-        results.update({f"rss_4x_{s}": rss_4[s] / rss_1[s] for s in rss_1}, time_4x=t_4 / t_1,
-                       **{f"peak_rss_mib_4x_{s}": rss_4[s] / 1024 for s in rss_4})
+    return {**{f"rss_4x_{s}": rss_4[s] / rss_1[s] for s in rss_1}, "time_4x": t_4 / t_1,
+            **{f"peak_rss_mib_4x_{s}": rss_4[s] / 1024 for s in rss_4}}
+
+
+# Groups of keys, in the order they run; `python bench/run.py noop real_step` runs only those.
+GROUPS = {"encoders": encoders, "real_step": real_shaped_training, "noop": noop,
+          "rerun": lambda: in_project(rerun_overhead, {}), "seed_sd": lambda: in_project(seed_sd_bleu, {}),
+          "scaling": scaling}
+
+
+def main():
+    names = sys.argv[1:] or list(GROUPS)
+    if unknown := set(names) - set(GROUPS):
+        raise SystemExit(f"bench: unknown group {', '.join(sorted(unknown))}; groups: {', '.join(GROUPS)}")
+    torch.manual_seed(0)
+    results = {}
+    for name in names:
+        results.update(GROUPS[name]())
     results["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-    (ROOT / "bench/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if names == list(GROUPS):  # a partial run prints its keys but leaves the full run's file alone
+        (ROOT / "bench/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"{'key':24} value")
     for key, value in results.items():
         print(f"{key:24} {value:.3f}" if isinstance(value, float) else f"{key:24} {value}")

@@ -95,11 +95,21 @@ def paired_differences(grouped, reference, n_resamples=1000, seed=0, confidence=
             for label in grouped if label != reference}
 
 
+def find_group(grouped, reference):
+    """The label of the group that `reference` ('key=value, ...') names. Values compare as YAML
+    values, so train.lambda_contrastive=0 names the group dvc shows as ...=0.0."""
+    wanted = {key.strip(): yaml.safe_load(value) for key, _, value in
+              (part.partition("=") for part in reference.split(","))}
+    for label, runs in grouped.items():
+        if label == reference or all(key in runs[0]["params"] and runs[0]["params"][key] == value
+                                     for key, value in wanted.items()):
+            return label
+    raise ValueError(f"no group {reference!r}; groups: {'; '.join(grouped)}")
+
+
 def report(grouped, reference=None, n_resamples=1000, seed=0):
     """The Markdown tables: mean ± sd per group, then each group minus the reference (default: the first)."""
-    reference = reference or next(iter(grouped))
-    if reference not in grouped:
-        raise ValueError(f"no group {reference!r}; groups: {', '.join(grouped)}")
+    reference = find_group(grouped, reference) if reference else next(iter(grouped))
     header = [NAMES[k] for k in SCORES]
     rows = [[label, n, *(fmt(k, m) + ("" if np.isnan(s) else f" ± {fmt(k, s)}") for k, m, s in zip(SCORES, means, sds))]
             for label, (n, means, sds) in seed_table(grouped).items()]
@@ -133,7 +143,10 @@ def main():
     runs = experiments()
     if not runs:
         raise SystemExit("compare: no experiments: run some with `dvc exp run` first")
-    print(report(groups(runs), args.reference, args.resamples, args.seed))
+    try:
+        print(report(groups(runs), args.reference, args.resamples, args.seed))
+    except ValueError as error:
+        raise SystemExit(f"compare: {error}") from None
 
 
 if __name__ == "__main__":

@@ -69,3 +69,12 @@ def test_report_is_markdown_and_refuses_other_test_windows():
     b["story_ids"] = ["s1", "s1", "s2", "s3"]
     with pytest.raises(ValueError, match="exp-0.5-0 was scored on other test windows"):
         compare.report(compare.groups([a, b]), n_resamples=50)
+
+
+def test_the_reference_is_found_by_value():
+    # dvc's exp_show gives 0.0 for a lambda queued as 0: the reference the user types still finds it
+    grouped = compare.groups([run(0.0, 0, [0.2] * 4), run(0.5, 0, [0.6] * 4)])
+    assert compare.find_group(grouped, "train.lambda_contrastive=0") == "train.lambda_contrastive=0.0"
+    assert "minus train.lambda_contrastive=0.5" in compare.report(grouped, "train.lambda_contrastive=.5", n_resamples=20)
+    with pytest.raises(ValueError, match="no group 'train.lambda_contrastive=0.2'; groups: train.lambda_contrastive=0.0; "):
+        compare.find_group(grouped, "train.lambda_contrastive=0.2")

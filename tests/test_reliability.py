@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -67,9 +68,9 @@ def test_make_restore_after_a_failed_experiment(small_project, tmp_path):
     assert "up to date" in run(["dvc", "status"], folder).stdout
 
 
-def test_push_then_pull_into_a_fresh_clone(tmp_path):
-    folder = make_project(tmp_path / "origin")
-    run(["dvc", "repro"], folder)
+def test_push_then_pull_into_a_fresh_clone(small_project, tmp_path):
+    folder = tmp_path / "origin"
+    shutil.copytree(small_project, folder, symlinks=True)
     run(["dvc", "remote", "add", "-d", "store", str(tmp_path / "store")], folder)
     commit(folder, "results")
     run(["dvc", "push"], folder)
@@ -84,7 +85,7 @@ def test_push_then_pull_into_a_fresh_clone(tmp_path):
     assert (clone / "models/model.pt").read_bytes() == (folder / "models/model.pt").read_bytes()
 
 
-def test_queued_lambda_sweep_runs_in_parallel(tmp_path):
+def test_queued_lambda_sweep_runs_in_parallel(tmp_path, monkeypatch):
     folder = make_project(tmp_path)
     run(["dvc", "repro"], folder)
     commit(folder, "baseline")
@@ -108,3 +109,12 @@ def test_queued_lambda_sweep_runs_in_parallel(tmp_path):
     assert sorted(found) == lambdas
     table = run(["dvc", "exp", "show", "--no-pager", "--csv"], folder).stdout
     assert "train.lambda_contrastive" in table and "bleu" in table.splitlines()[0].split(",")
+
+    # README's side-by-side command shows, in 160 columns, the changed param and the five scores
+    command = next(line.strip() for line in (ROOT / "README.md").read_text().splitlines()
+                   if line.strip().startswith("dvc exp show --no-pager"))
+    monkeypatch.setenv("COLUMNS", "160")
+    shown = run(shlex.split(command), folder).stdout.splitlines()
+    header = shown[1].split()
+    assert {"train.lambda_contrastive", "bleu", "rouge_l", "meteor", "character_f1", "image_mse"} <= set(header), shown[1]
+    assert all(len(line) <= 160 for line in shown) and "…" not in "\n".join(shown), "\n".join(shown)
