@@ -36,7 +36,7 @@ class ImageDecoder(nn.Module):
 
 class StoryModel(nn.Module):
     def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout, image_channels,
-                 text_decoder="copy", k=4, max_tokens=160):
+                 token_dim, text_decoder="copy", k=4, max_tokens=160):
         super().__init__()
         self.image_proj = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, embed_dim))
         self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, embed_dim))
@@ -44,7 +44,7 @@ class StoryModel(nn.Module):
         self.lstm = nn.LSTM(hidden_dim, hidden_dim, batch_first=True)
         self.image_decoder = ImageDecoder(hidden_dim, target_size, image_channels)
         if text_decoder == "copy":
-            self.text_decoder = CopyDecoder(vocab_size, hidden_dim, dropout, k, max_tokens)
+            self.text_decoder = CopyDecoder(vocab_size, hidden_dim, dropout, k, max_tokens, token_dim)
         else:
             self.text_decoder = GRUDecoder(vocab_size, hidden_dim, dropout)
 

@@ -57,30 +57,35 @@ class GRUDecoder(nn.Module):
 class CopyDecoder(nn.Module):
     """A pointer-generator. The input captions' tokens, embedded with the position of each in its
     caption and the frame it came from, and mixed with their neighbours by a convolution,
-    form a memory. At each step a GRU (started from the story context) attends over that memory;
-    a learned gate mixes generating from the vocabulary with copying the attended tokens. So that
-    a name split into several pieces is copied piece after piece, the step's input carries a
+    form a memory. At each step a GRU (started from the story context, which is also added to
+    each step's input) attends over that memory; a learned gate mixes generating from the
+    vocabulary with copying the attended tokens. So that a name split into several pieces is
+    copied piece after piece, the step's input carries a
     'selective read' (the memory at the positions of the previous token), and the attention
     gets a learned bonus for the positions that follow an occurrence of the previous token. So
     that it can tell what it has already told (who is still to be named), the attention also gets
-    a learned bonus for the positions whose token the caption already holds, a token-level coverage."""
+    a learned bonus for the positions whose token the caption already holds, a token-level coverage.
+    Tokens (embeddings, memory, attention, output features) are token_dim wide, narrower than the
+    GRU's hidden_dim: the memory spans K x L positions and the output layer the vocabulary, so
+    their width sets most of the decoder's cost."""
 
-    def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens):
+    def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens, token_dim):
         super().__init__()
-        h = hidden_dim
-        self.embed = nn.Embedding(vocab_size, h, padding_idx=0)
-        self.frame = nn.Embedding(k, h)
-        self.position = nn.Embedding(max_tokens, h)
-        self.mix = nn.Conv1d(h, h, kernel_size=3, padding=1)
+        h, d = hidden_dim, token_dim
+        self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
+        self.frame = nn.Embedding(k, d)
+        self.position = nn.Embedding(max_tokens, d)
+        self.mix = nn.Conv1d(d, d, kernel_size=3, padding=1)
         self.init = nn.Linear(h, h)
-        self.gru = nn.GRU(3 * h, h, batch_first=True)
-        self.query = nn.Linear(h, h, bias=False)
+        self.steer = nn.Linear(h, d)
+        self.gru = nn.GRU(2 * d, h, batch_first=True)
+        self.query = nn.Linear(h, d, bias=False)
         self.follow = nn.Linear(h, 1)
         self.told = nn.Linear(h, 1)
         self.drop = nn.Dropout(dropout)
-        self.combine = nn.Linear(2 * h, h)
-        self.out = nn.Linear(h, vocab_size)
-        self.gate = nn.Linear(3 * h, 1)
+        self.combine = nn.Linear(h + d, d)
+        self.out = nn.Linear(d, vocab_size)
+        self.gate = nn.Linear(h + 2 * d, 1)
 
     def start(self, context, source, vocab):
         """The decoding state of a batch: story context (B, H) and source (B, K, L), the tokenizer
@@ -95,7 +100,7 @@ class CopyDecoder(nn.Module):
         memory = (x + torch.relu(self.mix(self.drop(x).transpose(1, 2))).transpose(1, 2)).view(b, k * length, -1)
         source, mask = source.flatten(1), mask.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
-        return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context, "memory": memory,
+        return {"h": torch.tanh(self.init(context)).unsqueeze(0), "steer": self.steer(context), "memory": memory,
                 "source": source, "mask": mask, "index": index, "extra": extra, "told": torch.zeros_like(mask)}
 
     def _run(self, state, tokens, vocab):
@@ -104,9 +109,8 @@ class CopyDecoder(nn.Module):
         same = (tokens.unsqueeze(2) == state["source"].unsqueeze(1)) & mask.unsqueeze(1)
         told = (same.cumsum(1) > 0) | state["told"].unsqueeze(1)
         read = same.float() @ memory / same.sum(-1, keepdim=True).clamp(min=1)
-        x = self.drop(self.embed(vocab.encode(tokens)))
-        context = state["context"].unsqueeze(1).expand(-1, x.shape[1], -1)
-        out, h = self.gru(torch.cat([x, read, context], dim=-1), state["h"])
+        x = self.drop(self.embed(vocab.encode(tokens))) + state["steer"].unsqueeze(1)
+        out, h = self.gru(torch.cat([x, read], dim=-1), state["h"])
         scores = self.query(out) @ memory.transpose(1, 2) / math.sqrt(memory.shape[-1])
         scores = scores + self.follow(out) * F.pad(same[..., :-1], (1, 0)).float() + self.told(out) * told.float()
         attention = scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)

@@ -16,7 +16,7 @@ SMALL = {
     "data": {"n_stories": 24},
     "embed": {"image_encoder": "test_tiny_cnn", "text_encoder": "test_tiny_bert", "image_size": 32,
               "target_size": 16, "max_tokens": 40, "batch_size": 16},
-    "model": {"embed_dim": 32, "hidden_dim": 32, "image_channels": 16},
+    "model": {"embed_dim": 32, "hidden_dim": 32, "image_channels": 16, "token_dim": 16},
     "train": {"epochs": 2, "batch_size": 16},
     "evaluate": {"max_new_tokens": 40, "coco": False},  # the COCO report's two JVMs: only in small_project
     "plot": {"n_examples": 2},

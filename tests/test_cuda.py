@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device here; run `make gpu-check` on a machine with one")
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 EMBED = {"image_size": 32, "target_size": 16, "max_tokens": 40, "batch_size": 8}
-MODEL = {"embed_dim": 32, "hidden_dim": 32, "dropout": 0.0, "image_channels": 16,  # CPU and CUDA dropout masks differ
+MODEL = {"embed_dim": 32, "hidden_dim": 32, "token_dim": 16, "dropout": 0.0, "image_channels": 16,  # CPU and CUDA dropout masks differ
          "text_decoder": "copy"}
 GENERATION = {"max_new_tokens": 20, "beam_size": 1, "no_repeat_ngram": 4, "stop": "median"}  # the default rules
 VOCAB_SIZE = 12  # below the captions' ids, so that generation must copy some

@@ -20,7 +20,7 @@ DECODERS = ("copy", "gru")
 
 def tiny(target_size=16, vocab_size=10, text_decoder="copy"):
     torch.manual_seed(0)
-    return StoryModel(image_dim=8, text_dim=6, vocab_size=vocab_size, embed_dim=8, hidden_dim=16,
+    return StoryModel(image_dim=8, text_dim=6, vocab_size=vocab_size, embed_dim=8, hidden_dim=16, token_dim=8,
                       target_size=target_size, dropout=0.0, image_channels=16, text_decoder=text_decoder, k=K,
                       max_tokens=L)
 
