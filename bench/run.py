@@ -39,6 +39,16 @@ def timed(fn):
     return time.perf_counter() - start
 
 
+def timed_in_turn(calls, rounds):
+    """Seconds of each of `calls` (functions of the round number) in each of `rounds` rounds, the
+    calls taking turns within a round, so that a change of load on a shared machine hits all alike."""
+    times = [[] for _ in calls]
+    for i in range(rounds):
+        for call, taken in zip(calls, times):
+            taken.append(timed(lambda: call(i)))
+    return times
+
+
 def frames(n):
     images, texts = [], []
     for story in synthetic.stories(n, seed=1):
@@ -190,13 +200,10 @@ def real_shaped_training(n_ids=10_000, length=130, n_frames=512, steps=5):
             optimizer.step()
         return step, len(vocab)
 
-    (default, vocab_size), (seed, seed_vocab) = (trainer(DEFAULTS.model["text_decoder"], DEFAULTS.model["vocab_size"]),
-                                                 trainer("gru", None))
-    times = {default: [], seed: []}
-    for rows in windows:
-        for step, taken in times.items():
-            taken.append(timed(lambda: step(rows)))
-    default_s, seed_s = (sorted(t[1:])[len(t[1:]) // 2] for t in times.values())
+    default, vocab_size = trainer(DEFAULTS.model["text_decoder"], DEFAULTS.model["vocab_size"])
+    seed, seed_vocab = trainer("gru", None)
+    times = timed_in_turn([lambda i: default(windows[i]), lambda i: seed(windows[i])], len(windows))
+    default_s, seed_s = (sorted(t[1:])[len(t[1:]) // 2] for t in times)
     return {"real_step_vs_seed_gru": default_s / seed_s, "real_step_default_s": default_s,
             "real_step_seed_gru_s": seed_s, "real_step_default_vocab": vocab_size, "real_step_seed_vocab": seed_vocab}
 
@@ -207,11 +214,9 @@ def noop_vs_trivial(ours, trivial, rounds=7):
     machine hits both sides alike (timed one side after the other, the ratio ranged 1.1-1.85)."""
     for folder in (ours, trivial):
         run(["dvc", "repro"], folder)
-    times = {ours: [], trivial: []}
-    for _ in range(rounds):
-        for folder, taken in times.items():
-            taken.append(timed(lambda: run(["dvc", "repro"], folder)))
-    return min(times[ours]) / min(times[trivial])
+    ours_s, trivial_s = timed_in_turn([lambda _, f=folder: run(["dvc", "repro"], f) for folder in (ours, trivial)],
+                                      rounds)
+    return min(ours_s) / min(trivial_s)
 
 
 def rerun_overhead(folder, stages=("train", "evaluate", "plot")):
