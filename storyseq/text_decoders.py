@@ -20,6 +20,15 @@ def extended_vocabulary(vocab, source):
     return index, extra
 
 
+def recurrence(source, mask):
+    """(B, K, L, K): 1 where the pair of tokens that starts at a position of a caption (the token
+    and the next) also occurs in each of the K captions of its window."""
+    following = F.pad(source[..., 1:].masked_fill(~mask[..., 1:], -1), (0, 1), value=-1) + 1
+    pairs = (source * (int(source.max()) + 2) + following).masked_fill(~mask, -1)
+    same = pairs.unsqueeze(-1).unsqueeze(-1) == pairs[:, None, None].masked_fill(~mask[:, None, None], -2)
+    return same.any(-1).float()
+
+
 class GRUDecoder(nn.Module):
     """The seed's decoder: a GRU started from the story context, which it also sees at every
     step, with a softmax over the generation vocabulary. It never reads the input captions."""
@@ -56,15 +65,17 @@ class GRUDecoder(nn.Module):
 
 class CopyDecoder(nn.Module):
     """A pointer-generator. The input captions' tokens, embedded with the position of each in its
-    caption and the frame it came from, and mixed with their neighbours by a convolution,
-    form a memory. At each step a GRU (started from the story context, which is also added to
-    each step's input) attends over that memory; a learned gate mixes generating from the
+    caption, the frame it came from and the captions in which the pair of tokens it starts recurs
+    (what the story repeats: a name, a returning action), and mixed with their neighbours by a
+    convolution, form a memory. At each step a GRU (started from the story context, which is also
+    added to each step's input) attends over that memory; a learned gate mixes generating from the
     vocabulary with copying the attended tokens. So that a name split into several pieces is
-    copied piece after piece, the step's input carries a
-    'selective read' (the memory at the positions of the previous token), and the attention
-    gets a learned bonus for the positions that follow an occurrence of the previous token. So
-    that it can tell what it has already told (who is still to be named), the attention also gets
-    a learned bonus for the positions whose token the caption already holds, a token-level coverage.
+    copied piece after piece, the step's input carries a 'selective read' (the memory at the
+    positions of the previous token), and the attention gets learned bonuses for the positions
+    that follow an occurrence of the previous token, and of the previous two. So that it can tell
+    what it has already told (who is still to be named), the attention also gets a learned bonus
+    for the positions whose pair of tokens the caption already holds: a coverage of pairs, as
+    single pieces ('ma', '##ra') are shared by many names.
     Tokens (embeddings, memory, attention, output features) are token_dim wide, narrower than the
     GRU's hidden_dim: the memory spans K x L positions and the output layer the vocabulary, so
     their width sets most of the decoder's cost."""
@@ -72,9 +83,11 @@ class CopyDecoder(nn.Module):
     def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens, token_dim):
         super().__init__()
         h, d = hidden_dim, token_dim
+        self.follow_pair = nn.Linear(h, 1)
         self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
         self.frame = nn.Embedding(k, d)
         self.position = nn.Embedding(max_tokens, d)
+        self.recurs = nn.Linear(k, d, bias=False)
         self.mix = nn.Conv1d(d, d, kernel_size=3, padding=1)
         self.init = nn.Linear(h, h)
         self.steer = nn.Linear(h, d)
@@ -95,30 +108,35 @@ class CopyDecoder(nn.Module):
         mask = source != vocab.special_id(vocab.pad)
         positions = torch.arange(length, device=source.device)
         x = (self.embed(vocab.encode(source)) + self.frame(torch.arange(k, device=source.device))[:, None]
-             + self.position(positions)) * mask.unsqueeze(-1)
+             + self.position(positions) + self.recurs(recurrence(source, mask))) * mask.unsqueeze(-1)
         x = x.flatten(0, 1)
         memory = (x + torch.relu(self.mix(self.drop(x).transpose(1, 2))).transpose(1, 2)).view(b, k * length, -1)
         source, mask = source.flatten(1), mask.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "steer": self.steer(context), "memory": memory,
-                "source": source, "mask": mask, "index": index, "extra": extra, "told": torch.zeros_like(mask)}
+                "source": source, "mask": mask, "index": index, "extra": extra, "told": torch.zeros_like(mask),
+                "same": torch.zeros_like(mask)}
 
     def _run(self, state, tokens, vocab):
         """(generation log-probs (B, T, V), attention (B, T, S), log gate and log 1 - gate (B, T), state)."""
         memory, mask = state["memory"], state["mask"]
         same = (tokens.unsqueeze(2) == state["source"].unsqueeze(1)) & mask.unsqueeze(1)
-        told = (same.cumsum(1) > 0) | state["told"].unsqueeze(1)
+        before = torch.cat([state["same"].unsqueeze(1), same[:, :-1]], 1)  # the previous token's matches
+        pair = before & F.pad(same[..., 1:], (0, 1))  # the last two tokens are the pair that starts at s
+        told = (pair.cumsum(1) > 0) | state["told"].unsqueeze(1)
         read = same.float() @ memory / same.sum(-1, keepdim=True).clamp(min=1)
         x = self.drop(self.embed(vocab.encode(tokens))) + state["steer"].unsqueeze(1)
         out, h = self.gru(torch.cat([x, read], dim=-1), state["h"])
         scores = self.query(out) @ memory.transpose(1, 2) / math.sqrt(memory.shape[-1])
-        scores = scores + self.follow(out) * F.pad(same[..., :-1], (1, 0)).float() + self.told(out) * told.float()
+        scores = (scores + self.follow(out) * F.pad(same[..., :-1], (1, 0)).float()
+                  + self.follow_pair(out) * F.pad(pair[..., :-2], (2, 0)).float() + self.told(out) * told.float())
         attention = scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)
         attended = attention @ memory
         features = torch.cat([out, attended], dim=-1)
         gate = self.gate(torch.cat([features, x], dim=-1)).squeeze(-1)
         log_probs = self.out(self.drop(torch.tanh(self.combine(features)))).log_softmax(-1)
-        return log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate), {**state, "h": h, "told": told[:, -1]}
+        return log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate), {**state, "h": h, "told": told[:, -1],
+                                                                                  "same": same[:, -1]}
 
     def step(self, state, tokens, vocab):
         """Log-probabilities (B, T, V + M) over the extended vocabulary after each of `tokens`."""

@@ -9,7 +9,7 @@ from storyseq.decoding import generate, input_captions
 from storyseq.encoders import load_image_encoder
 from storyseq.losses import info_nce
 from storyseq.model import StoryModel
-from storyseq.text_decoders import extended_vocabulary
+from storyseq.text_decoders import extended_vocabulary, recurrence
 from storyseq.training import Targets, batch_losses, fit
 
 K, N_FRAMES, L = 3, 12, 6
@@ -176,6 +176,19 @@ def test_extended_vocabulary_adds_the_source_tokens_outside_the_vocabulary():
     index, extra = extended_vocabulary(v, torch.tensor([[100, 700, 3, 0], [500, 700, 200, 0]]))
     assert extra.tolist() == [500, 700]
     assert index.tolist() == [[4, 7, 3, 0], [6, 7, 5, 0]]
+
+
+def test_recurrence_marks_the_captions_that_repeat_a_pair_of_tokens():
+    """A pair recurs where the same two tokens follow each other in a caption (the last token pairs
+    with the caption's end); a shared single token or padding does not count, and extra padding
+    changes nothing."""
+    source = torch.tensor([[[101, 5, 6, 102, 0], [101, 6, 5, 102, 0], [101, 5, 6, 7, 102]]])
+    found = recurrence(source, source != 0)[0]
+    assert found[:, 1].tolist() == [[1, 0, 1], [0, 1, 0], [1, 0, 1]]  # (5, 6), (6, 5), (5, 6)
+    assert found[0, 2].tolist() == [1, 0, 0] and found[2, 3].tolist() == [0, 0, 1]  # (6, 102), (7, 102)
+    assert found[0, 3].tolist() == [1, 1, 1] and found[0, 4].tolist() == [0, 0, 0]  # (102, end), padding
+    padded = torch.cat([source, torch.zeros(1, 3, 3, dtype=torch.long)], -1)
+    assert torch.equal(recurrence(padded, padded != 0)[:, :, :5], found.unsqueeze(0))
 
 
 def test_the_vocabulary_keeps_the_most_frequent_ids():
