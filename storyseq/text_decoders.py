@@ -24,7 +24,7 @@ def recurrence(source, mask):
     """(B, K, L, K): 1 where the pair of tokens that starts at a position of a caption (the token
     and the next) also occurs in each of the K captions of its window."""
     following = F.pad(source[..., 1:].masked_fill(~mask[..., 1:], -1), (0, 1), value=-1) + 1
-    pairs = (source * (int(source.max()) + 2) + following).masked_fill(~mask, -1)
+    pairs = (source.long() << 32 | following).masked_fill(~mask, -1)  # one id per pair, no sync with a GPU
     same = pairs.unsqueeze(-1).unsqueeze(-1) == pairs[:, None, None].masked_fill(~mask[:, None, None], -2)
     return same.any(-1).float()
 
