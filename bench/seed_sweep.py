@@ -9,8 +9,10 @@ project's own way.
 CONFIGS_JSON is a list of {"name": ..., "over": {"train": {...}, "model": {...}}} params overrides.
 Environment: SWEEP_DEVICE (cuda), SWEEP_THREADS (torch threads per process, 2), DATA (the folder
 with features/, windows.parquet and frames.parquet: data), SAVE (a folder for each config's
-seed-0 checkpoint), TOKENIZER (a local tokenizer folder, where the bundled MiniLM package is
-missing). Packages a GPU image lacks (nltk, rouge-score) can come from .gpu/site."""
+seed-0 checkpoint), CAPTIONS (a folder for every run's captions, NAME-SEED.json, which
+`bench/score_captions.py` scores with METEOR and intervals), TOKENIZER (a local tokenizer folder,
+where the bundled MiniLM package is missing). Packages a GPU image lacks (nltk, rouge-score) can
+come from .gpu/site."""
 import json
 import multiprocessing
 import os
@@ -79,6 +81,8 @@ def one(job):
     tokenizer = load_tokenizer(os.environ.get("TOKENIZER", meta["tokenizer"]))
     _, captions = predict(model.eval(), on_device, windows["test"], vocab, tokenizer,
                           {**settings(params.evaluate), "beam_size": 1})
+    if os.environ.get("CAPTIONS"):
+        Path(os.environ["CAPTIONS"], f"{name}-{seed}.json").write_text(json.dumps(captions))
     return {"name": name, "seed": seed, **scores(captions, cache, windows["test"], folder, tokenizer),
             "best_epoch": best_epoch, "train_s": train_s, "vocab": len(vocab)}
 
