@@ -24,9 +24,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 sys.path.append(".gpu/site")
 
 import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
+from stages.evaluate import tagged_texts  # noqa: E402
 from stages.train import build  # noqa: E402
 from storyseq import features, params as P  # noqa: E402
 from storyseq.dataset import load_windows  # noqa: E402
@@ -43,9 +43,7 @@ def scores(captions, cache, test, folder, tokenizer):
     """Corpus BLEU-4, mean ROUGE-L and character F1 of the captions, and copy_last's BLEU-4."""
     texts = [normalise(x, tokenizer) for x in cache["texts"]]
     references = [texts[r] for r in test["target"].tolist()]
-    frames = pq.read_table(f"{folder}/frames.parquet", columns=["story_id", "frame", "tagged_text"]).to_pydict()
-    tagged = dict(zip(zip(frames["story_id"], frames["frame"]), frames["tagged_text"]))
-    tagged = [tagged[(sid, int(f))] for sid, f in zip(cache["story_ids"], cache["frames"])]
+    tagged = tagged_texts(cache, folder)
 
     def bleu(hypotheses):
         return corpus_bleu(np.array([_bleu_counts(words(r), words(h)) for r, h in zip(references, hypotheses)],

@@ -26,9 +26,9 @@ from storyseq.scoring import image_stats, normalise, rouge_l, summarise, text_st
 SCORE_CHUNK = 64  # windows scored between two updates of the progress bar
 
 
-def tagged_texts(cache):
-    """The tagged text of each feature-cache row, from data/frames.parquet."""
-    frames = pq.read_table("data/frames.parquet", columns=["story_id", "frame", "tagged_text"]).to_pydict()
+def tagged_texts(cache, folder="data"):
+    """The tagged text of each feature-cache row, from frames.parquet in `folder`."""
+    frames = pq.read_table(f"{folder}/frames.parquet", columns=["story_id", "frame", "tagged_text"]).to_pydict()
     tagged = dict(zip(zip(frames["story_id"], frames["frame"]), frames["tagged_text"]))
     return [tagged[(sid, int(frame))] for sid, frame in zip(cache["story_ids"], cache["frames"])]
 
