@@ -191,6 +191,18 @@ def test_recurrence_marks_the_captions_that_repeat_a_pair_of_tokens():
     assert torch.equal(recurrence(padded, padded != 0)[:, :, :5], found.unsqueeze(0))
 
 
+def test_the_copy_decoders_memory_of_a_caption_does_not_depend_on_the_padding_of_its_batch():
+    """A window's memory is the same whether its captions fill the batch's length or are padded to a
+    longer one: padding never reaches the convolutions that mix each position with its neighbours."""
+    model, cache = tiny().eval(), tiny_cache()
+    source = cache["token_ids"][windows(2)["inputs"]].long()  # captions of 3 tokens, padded to L = 6
+    context = torch.randn(2, 16)
+    v = vocab(cache)
+    short, padded = (model.text_decoder.start(context, s, v)["memory"].view(2, K, s.shape[-1], -1)
+                     for s in (source[..., :3], source))
+    assert torch.allclose(padded[:, :, :3], short, atol=1e-6)
+
+
 def test_the_vocabulary_keeps_the_most_frequent_ids():
     ids = torch.tensor([[101, 7, 7, 7, 9, 9, 8, 102, 0]])
     assert Vocabulary.from_tokens(ids, 0, 101, 102, 100, size=6).ids.tolist() == [0, 101, 102, 100, 7, 9]
