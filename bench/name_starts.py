@@ -19,6 +19,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 from stages.evaluate import tagged_texts  # noqa: E402
 from storyseq import features  # noqa: E402
 from storyseq.dataset import Vocabulary, load_windows  # noqa: E402
+from storyseq.decoding import input_captions  # noqa: E402
 from storyseq.encoders import load_tokenizer  # noqa: E402
 from storyseq.grounding import characters, window_characters  # noqa: E402
 from storyseq.model import load_checkpoint  # noqa: E402
@@ -44,7 +45,7 @@ def name_starts(model, cache, test, vocab, tokenizer, tagged):
             continue
         context, _ = model.window_context(cache["image_features"], cache["text_features"], inputs)
         caption = targets.captions(target, target)
-        state = decoder.start(context, targets.captions(inputs.flatten(), inputs), vocab)
+        state = decoder.start(context, input_captions(cache, inputs, vocab.special_id(vocab.pad)), vocab)
         nll = decoder.nll(state, caption[:, :-1], caption[:, 1:], vocab)[0]
         _, attention, _, log_copy, _ = decoder._run(state, caption[:, :-1], vocab)
         ids, source = caption[0, 1:].tolist(), state["source"][0]
