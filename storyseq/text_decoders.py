@@ -66,13 +66,14 @@ class GRUDecoder(nn.Module):
 class CopyDecoder(nn.Module):
     """A pointer-generator. The input captions' tokens, embedded with the position of each in its
     caption, the frame it came from and the captions in which the pair of tokens it starts recurs
-    (what the story repeats: a name, a returning action), and mixed with their neighbours by a
-    convolution, form a memory. At each step a GRU (started from the story context, which is also
-    added to each step's input) attends over that memory; a learned gate mixes generating from the
-    vocabulary with copying the attended tokens. So that a name split into several pieces is
-    copied piece after piece, the step's input carries a 'selective read' (the memory at the
-    positions of the previous token), and the attention gets learned bonuses for the positions
-    that follow an occurrence of the previous token, and of the previous two. So that it can tell
+    (what the story repeats: a name, a returning action), and mixed with their neighbours by two
+    convolutions (the second dilated, so that a position sees three tokens either side: a whole
+    name and the words around it), form a memory. At each step a GRU (started from the story
+    context, which is also added to each step's input) attends over that memory; a learned gate
+    mixes generating from the vocabulary with copying the attended tokens. So that a name split
+    into several pieces is copied piece after piece, the step's input carries a 'selective read'
+    (the memory at the positions of the previous token), and the attention gets learned bonuses
+    for the positions that follow an occurrence of the previous token, and of the previous two. So that it can tell
     what it has already told (who is still to be named), the attention also gets a learned bonus
     for the positions whose pair of tokens the caption already holds: a coverage of pairs, as
     single pieces ('ma', '##ra') are shared by many names.
@@ -99,18 +100,21 @@ class CopyDecoder(nn.Module):
         self.combine = nn.Linear(h + d, d)
         self.out = nn.Linear(d, vocab_size)
         self.gate = nn.Linear(h + 2 * d, 1)
+        self.widen = nn.Conv1d(d, d, kernel_size=3, padding=2, dilation=2)
 
     def start(self, context, source, vocab):
         """The decoding state of a batch: story context (B, H) and source (B, K, L), the tokenizer
-        ids of the K input captions. Each caption is mixed on its own with its padding zeroed, so
-        that a window's memory does not depend on L, the longest caption of its batch."""
+        ids of the K input captions. Each caption is mixed on its own, with its padding zeroed before
+        each convolution, so that a window's memory does not depend on L, the longest caption of its
+        batch."""
         b, k, length = source.shape
         mask = source != vocab.special_id(vocab.pad)
         positions = torch.arange(length, device=source.device)
         x = (self.embed(vocab.encode(source)) + self.frame(torch.arange(k, device=source.device))[:, None]
              + self.position(positions) + self.recurs(recurrence(source, mask))) * mask.unsqueeze(-1)
-        x = x.flatten(0, 1)
-        memory = (x + torch.relu(self.mix(self.drop(x).transpose(1, 2))).transpose(1, 2)).view(b, k * length, -1)
+        x, flat_mask = x.flatten(0, 1), mask.flatten(0, 1).unsqueeze(-1)
+        x = (x + torch.relu(self.mix(self.drop(x).transpose(1, 2))).transpose(1, 2)) * flat_mask
+        memory = (x + torch.relu(self.widen(self.drop(x).transpose(1, 2))).transpose(1, 2)).view(b, k * length, -1)
         source, mask = source.flatten(1), mask.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "steer": self.steer(context), "memory": memory,
