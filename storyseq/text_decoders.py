@@ -73,10 +73,10 @@ class CopyDecoder(nn.Module):
     mixes generating from the vocabulary with copying the attended tokens. So that a name split
     into several pieces is copied piece after piece, the step's input carries a 'selective read'
     (the memory at the positions of the previous token), and the attention gets learned bonuses
-    for the positions that follow an occurrence of the previous token, and of the previous two. So that it can tell
-    what it has already told (who is still to be named), the attention also gets a learned bonus
-    for the positions whose pair of tokens the caption already holds: a coverage of pairs, as
-    single pieces ('ma', '##ra') are shared by many names.
+    for the positions that follow an occurrence of the previous token, and of the previous two.
+    So that it can tell what it has already told (who is still to be named), the attention also
+    gets a learned bonus for the positions whose pair of tokens the caption already holds: a
+    coverage of pairs, as single pieces ('ma', '##ra') are shared by many names.
     Tokens (embeddings, memory, attention, output features) are token_dim wide, narrower than the
     GRU's hidden_dim: the memory spans K x L positions and the output layer the vocabulary, so
     their width sets most of the decoder's cost."""
@@ -104,9 +104,9 @@ class CopyDecoder(nn.Module):
 
     def start(self, context, source, vocab):
         """The decoding state of a batch: story context (B, H) and source (B, K, L), the tokenizer
-        ids of the K input captions. Each caption is mixed on its own, with its padding zeroed before
-        each convolution, so that a window's memory does not depend on L, the longest caption of its
-        batch."""
+        ids of the K input captions. Each caption is mixed on its own, with its padding zeroed
+        before each convolution, so that a window's memory does not depend on L, the longest
+        caption of its batch."""
         b, k, length = source.shape
         mask = source != vocab.special_id(vocab.pad)
         positions = torch.arange(length, device=source.device)
