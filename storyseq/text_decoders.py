@@ -113,13 +113,16 @@ class CopyDecoder(nn.Module):
         x = (self.embed(vocab.encode(source)) + self.frame(torch.arange(k, device=source.device))[:, None]
              + self.position(positions) + self.recurs(recurrence(source, mask))) * mask.unsqueeze(-1)
         x, flat_mask = x.flatten(0, 1), mask.flatten(0, 1).unsqueeze(-1)
-        x = (x + torch.relu(self.mix(self.drop(x).transpose(1, 2))).transpose(1, 2)) * flat_mask
-        memory = (x + torch.relu(self.widen(self.drop(x).transpose(1, 2))).transpose(1, 2)).view(b, k * length, -1)
+        memory = self._convolved(self.widen, self._convolved(self.mix, x) * flat_mask).view(b, k * length, -1)
         source, mask = source.flatten(1), mask.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "steer": self.steer(context), "memory": memory,
                 "source": source, "mask": mask, "index": index, "extra": extra, "told": torch.zeros_like(mask),
                 "same": torch.zeros_like(mask)}
+
+    def _convolved(self, convolution, x):
+        """x (N, L, D) plus the ReLU of `convolution` over its positions (dropout on its input)."""
+        return x + torch.relu(convolution(self.drop(x).transpose(1, 2))).transpose(1, 2)
 
     def _run(self, state, tokens, vocab):
         """(generation log-probs (B, T, V), attention (B, T, S), log gate and log 1 - gate (B, T), state)."""
