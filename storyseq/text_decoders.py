@@ -29,6 +29,17 @@ def recurrence(source, mask):
     return same.any(-1).float()
 
 
+class Dropout(nn.Dropout):
+    """nn.Dropout with its mask drawn as uniform numbers: on the CPU, torch draws them in about half
+    the time of the Bernoulli draws of F.dropout, and the copy decoder's dropout over its memory
+    was a tenth of a real-shaped training step."""
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        return x * ((torch.rand_like(x) >= self.p) / (1 - self.p))
+
+
 class GRUDecoder(nn.Module):
     """The seed's decoder: a GRU started from the story context, which it also sees at every
     step, with a softmax over the generation vocabulary. It never reads the input captions."""
@@ -96,7 +107,7 @@ class CopyDecoder(nn.Module):
         self.query = nn.Linear(h, d, bias=False)
         self.follow = nn.Linear(h, 1)
         self.told = nn.Linear(h, 1)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.combine = nn.Linear(h + d, d)
         self.out = nn.Linear(d, vocab_size)
         self.gate = nn.Linear(h + 2 * d, 1)
@@ -134,9 +145,10 @@ class CopyDecoder(nn.Module):
         read = same.float() @ memory / same.sum(-1, keepdim=True).clamp(min=1)
         x = self.drop(self.embed(vocab.encode(tokens))) + state["steer"].unsqueeze(1)
         out, h = self.gru(torch.cat([x, read], dim=-1), state["h"])
-        scores = self.query(out) @ memory.transpose(1, 2) / math.sqrt(memory.shape[-1])
-        scores = (scores + self.follow(out) * F.pad(same[..., :-1], (1, 0)).float()
-                  + self.follow_pair(out) * F.pad(pair[..., :-2], (2, 0)).float() + self.told(out) * told.float())
+        scores = (self.query(out) / math.sqrt(memory.shape[-1])) @ memory.transpose(1, 2)
+        scores = (scores + torch.where(F.pad(same[..., :-1], (1, 0)), self.follow(out), 0.0)
+                  + torch.where(F.pad(pair[..., :-2], (2, 0)), self.follow_pair(out), 0.0)
+                  + torch.where(told, self.told(out), 0.0))
         attention = scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)
         attended = attention @ memory
         features = torch.cat([out, attended], dim=-1)

@@ -9,7 +9,7 @@ from storyseq.decoding import generate, input_captions
 from storyseq.encoders import load_image_encoder
 from storyseq.losses import info_nce
 from storyseq.model import StoryModel
-from storyseq.text_decoders import extended_vocabulary, recurrence
+from storyseq.text_decoders import Dropout, extended_vocabulary, recurrence
 from storyseq.training import Targets, batch_losses, fit
 
 K, N_FRAMES, L = 3, 12, 6
@@ -201,6 +201,17 @@ def test_the_copy_decoders_memory_of_a_caption_does_not_depend_on_the_padding_of
     short, padded = (model.text_decoder.start(context, s, v)["memory"].view(2, K, s.shape[-1], -1)
                      for s in (source[..., :3], source))
     assert torch.allclose(padded[:, :, :3], short, atol=1e-6)
+
+
+def test_the_copy_decoders_dropout_is_nn_dropouts():
+    """The same law as nn.Dropout: a fraction p of the entries zeroed, the others scaled by 1 / (1 - p),
+    new draws on each call, and nothing in eval mode."""
+    drop, x = Dropout(0.25), torch.ones(100_000)
+    torch.manual_seed(0)
+    first, second = drop(x), drop(x)
+    assert torch.allclose(first.unique(), torch.tensor([0.0, 4 / 3]))
+    assert abs((first == 0).float().mean().item() - 0.25) < 0.01 and not torch.equal(first, second)
+    assert drop.eval()(x) is x
 
 
 def test_the_vocabulary_keeps_the_most_frequent_ids():
