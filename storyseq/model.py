@@ -3,7 +3,7 @@ an image decoder and a text decoder (storyseq/text_decoders.py)."""
 import torch
 from torch import nn
 
-from storyseq.text_decoders import CopyDecoder, GRUDecoder
+from storyseq.text_decoders import CopyDecoder, Dropout, GRUDecoder
 
 
 class ImageDecoder(nn.Module):
@@ -40,7 +40,7 @@ class StoryModel(nn.Module):
         super().__init__()
         self.image_proj = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, embed_dim))
         self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, embed_dim))
-        self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
+        self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), Dropout(dropout))
         self.lstm = nn.LSTM(hidden_dim, hidden_dim, batch_first=True)
         self.image_decoder = ImageDecoder(hidden_dim, target_size, image_channels)
         if text_decoder == "copy":

@@ -203,7 +203,7 @@ def test_the_copy_decoders_memory_of_a_caption_does_not_depend_on_the_padding_of
     assert torch.allclose(padded[:, :, :3], short, atol=1e-6)
 
 
-def test_the_copy_decoders_dropout_is_nn_dropouts():
+def test_the_models_dropout_follows_nn_dropouts_law():
     """The same law as nn.Dropout: a fraction p of the entries zeroed, the others scaled by 1 / (1 - p),
     new draws on each call, and nothing in eval mode."""
     drop, x = Dropout(0.25), torch.ones(100_000)
