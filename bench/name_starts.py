@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
-from stages.evaluate import tagged_texts  # noqa: E402
+from storyseq.dataset import frame_values  # noqa: E402
 from storyseq import features  # noqa: E402
 from storyseq.dataset import Vocabulary, load_windows  # noqa: E402
 from storyseq.decoding import input_captions  # noqa: E402
@@ -66,7 +66,7 @@ def main(checkpoint):
     cache, _ = features.load("data/features")
     test = load_windows("data/windows.parquet", cache)["test"]
     rows = name_starts(model, cache, test, Vocabulary(saved["vocab"]), load_tokenizer(saved["tokenizer"]),
-                       tagged_texts(cache))
+                       frame_values(cache, "tagged_text"))
     first, rest, copy, attention = rows.T
     print(f"{len(rows)} on-stage names: P(first piece) mean {first.mean():.3f}, above 1/2 for "
           f"{(first > 0.5).mean():.1%}; P(rest | first) mean {rest.mean():.3f}")

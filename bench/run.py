@@ -19,13 +19,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import SMALL, commit, make_project, ran_stages, run, update_params  # noqa: E402
 
 from storyseq import compare, markup, params as P, synthetic  # noqa: E402
-from storyseq.dataset import Vocabulary  # noqa: E402
+from storyseq import features  # noqa: E402
+from storyseq.dataset import Vocabulary, load_windows  # noqa: E402
 from storyseq.encoders import image_encoder_for, load_text_encoder  # noqa: E402
 from storyseq.features import (DECODE_CHUNK, decode_images, decode_workers, encoder_batch_size,  # noqa: E402
                                one_torch_thread, prefetched, regrouped, usable_cores)
 from storyseq.model import StoryModel  # noqa: E402
 from storyseq.runtime import resolve_runtime  # noqa: E402
-from storyseq.training import Targets, batch_losses  # noqa: E402
+from storyseq.training import Targets, batch_losses, build  # noqa: E402
 
 N_FRAMES, K = 256, 4
 DEFAULTS = P.load("data", "embed", "model", "train", path=ROOT / "params.yaml")
@@ -110,9 +111,7 @@ def encoder_speed(images):
     eager, onnx = images_per_s(torch_encoder, batches), images_per_s(onnx_encoder, batches)
     compile_s = timed(lambda: images_per_s(torch.compile(torch_encoder.net), batches[:1]))
     compiled = images_per_s(torch.compile(torch_encoder.net), batches)
-    a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
-    a @ b
-    sgemm = 10 * 2 * 2048 ** 3 / timed(lambda: [a @ b for _ in range(10)]) / 1e9
+    sgemm = sgemm_gflops()
     mhz = max(float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz"))
     nominal = os.cpu_count() * mhz / 1e3 * 32  # two 256-bit FMA pipes: 32 FP32 FLOPs per cycle per core
     return {"encoder_gflop_per_image": gflop, "torch_eager_images_per_s": eager, "onnxruntime_images_per_s": onnx,
@@ -120,6 +119,41 @@ def encoder_speed(images):
             "torch_compile_s": compile_s, "achieved_gflops": gflop * onnx, "sgemm_gflops": sgemm,
             "nominal_peak_gflops": nominal, "achieved_vs_sgemm": gflop * onnx / sgemm,
             "achieved_vs_nominal_peak": gflop * onnx / nominal}
+
+
+def sgemm_gflops(n=2048):
+    """This CPU's float32 matrix-multiply rate: the practical ceiling of a dense model."""
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    a @ b
+    return 10 * 2 * n ** 3 / timed(lambda: [a @ b for _ in range(10)]) / 1e9
+
+
+def train_flops(folder):
+    """The train stage's achieved GFLOP/s on the project in `folder` (after a repro): the FLOPs of
+    one epoch (training steps forward and backward, the val pass forward), counted by
+    FlopCounterMode, times train.epochs, over the wall time of `python -m stages.train` run there."""
+    params = P.load("model", "train", path=folder / "params.yaml")
+    cache, meta = features.load(folder / "data/features")
+    windows = load_windows(folder / "data/windows.parquet", cache)
+    config, vocab = build(params.model, cache, meta, windows)
+    model, t = StoryModel(**config), params.train
+    targets = Targets(cache, vocab, "cpu")
+
+    def losses(split, rows):
+        w = windows[split]
+        return batch_losses(model, cache, targets, vocab, w["inputs"][rows], w["target"][rows],
+                            t["lambda_contrastive"], t["temperature"])["total"]
+
+    with FlopCounterMode(display=False) as counter:
+        for rows in torch.arange(len(windows["train"]["target"])).split(t["batch_size"]):
+            losses("train", rows).backward()
+        with torch.no_grad():
+            for rows in torch.arange(len(windows["val"]["target"])).split(t["batch_size"]):
+                losses("val", rows)
+    gflop = counter.get_total_flops() * t["epochs"] / 1e9
+    seconds = timed(lambda: run(["python", "-m", "stages.train"], folder))
+    return {"train_gflops": gflop / seconds, "train_vs_sgemm": gflop / seconds / sgemm_gflops(),
+            "train_stage_s": seconds}
 
 
 def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
@@ -220,16 +254,19 @@ def noop_vs_trivial(ours, trivial, rounds=7):
 
 
 def rerun_overhead(folder, stages=("train", "evaluate", "plot")):
-    """`dvc repro` after a lambda change vs the same stages' commands run directly on the same
+    """The cold `dvc repro` of the defaults (repro_default_s); the train stage's FLOP rate; and
+    `dvc repro` after a lambda change vs the same stages' commands run directly on the same
     change (`python -m stages.<name>`, process start included): dvc's own cost on a rerun."""
     cold = timed(lambda: run(["dvc", "repro"], folder))
+    flops = train_flops(folder)
     update_params(folder, {"train": {"lambda_contrastive": 0.25}})
     direct = sum(timed(lambda s=s: run(["python", "-m", f"stages.{s}"], folder)) for s in stages)
     start = time.perf_counter()
     ran = ran_stages(run(["dvc", "repro"], folder).stdout)
     rerun = time.perf_counter() - start
     assert ran == set(stages), f"a lambda change reran {sorted(ran)}"
-    return {"rerun_overhead": rerun / direct, "rerun_dvc_s": rerun, "rerun_direct_s": direct, "repro_default_s": cold}
+    return {"rerun_overhead": rerun / direct, "rerun_dvc_s": rerun, "rerun_direct_s": direct, "repro_default_s": cold,
+            **flops}
 
 
 def seed_sd_bleu(folder, seeds=5):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
-from stages.evaluate import tagged_texts  # noqa: E402
+from storyseq.dataset import frame_values  # noqa: E402
 from storyseq import features, params as P  # noqa: E402
 from storyseq.bootstrap import paired_interval, story_weights  # noqa: E402
 from storyseq.dataset import load_windows  # noqa: E402
@@ -31,7 +31,7 @@ def main(folder):
     tokenizer = load_tokenizer(meta["tokenizer"])
     texts = [normalise(t, tokenizer) for t in cache["texts"]]
     references = [texts[r] for r in test["target"].tolist()]
-    characters = window_characters(tagged_texts(cache), test, lambda t: normalise(t, tokenizer))
+    characters = window_characters(frame_values(cache, "tagged_text"), test, lambda t: normalise(t, tokenizer))
     weights = story_weights(test["story_ids"], ev["bootstrap_samples"], ev["bootstrap_seed"])
 
     def stats(captions):

@@ -26,8 +26,7 @@ sys.path.append(".gpu/site")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from stages.evaluate import tagged_texts  # noqa: E402
-from stages.train import build  # noqa: E402
+from storyseq.dataset import frame_values  # noqa: E402
 from storyseq import features, params as P  # noqa: E402
 from storyseq.dataset import load_windows  # noqa: E402
 from storyseq.decoding import predict, settings  # noqa: E402
@@ -36,14 +35,14 @@ from storyseq.grounding import character_f1, window_characters  # noqa: E402
 from storyseq.model import StoryModel  # noqa: E402
 from storyseq.runtime import seed_everything  # noqa: E402
 from storyseq.scoring import _bleu_counts, corpus_bleu, normalise, rouge_l, words  # noqa: E402
-from storyseq.training import fit  # noqa: E402
+from storyseq.training import build, fit  # noqa: E402
 
 
 def scores(captions, cache, test, folder, tokenizer):
     """Corpus BLEU-4, mean ROUGE-L and character F1 of the captions, and copy_last's BLEU-4."""
     texts = [normalise(x, tokenizer) for x in cache["texts"]]
     references = [texts[r] for r in test["target"].tolist()]
-    tagged = tagged_texts(cache, folder)
+    tagged = frame_values(cache, "tagged_text", folder)
 
     def bleu(hypotheses):
         return corpus_bleu(np.array([_bleu_counts(words(r), words(h)) for r, h in zip(references, hypotheses)],

@@ -5,13 +5,12 @@ model's per-window statistics (for storyseq.compare) and the captions of every s
 import json
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from storyseq import coco, features, params as P
+from storyseq import coco, features, oracle, params as P
 from storyseq.atomic import atomic_path, write_json
 from storyseq.baselines import constant_caption, copy_last, nearest_neighbor
 from storyseq.bootstrap import paired_interval, score_interval, story_weights
-from storyseq.dataset import Vocabulary, load_windows
+from storyseq.dataset import Vocabulary, frame_values, load_windows
 from storyseq.decoding import predict, settings
 from storyseq.encoders import load_tokenizer
 from storyseq.errors import run_stage
@@ -24,13 +23,18 @@ from storyseq.runtime import resolve_device, seed_everything
 from storyseq.scoring import image_stats, normalise, rouge_l, summarise, text_stats, window_lines
 
 SCORE_CHUNK = 64  # windows scored between two updates of the progress bar
+# The least lead of the oracle over copy_last for which a share of the way is reported: a
+# smaller gap makes the ratio noise.
+ORACLE_LEAD = {"bleu": 0.05, "rouge_l": 0.05, "meteor": 0.05, "character_f1": 0.05, "image_mse": 0.001}
 
 
-def tagged_texts(cache, folder="data"):
-    """The tagged text of each feature-cache row, from frames.parquet in `folder`."""
-    frames = pq.read_table(f"{folder}/frames.parquet", columns=["story_id", "frame", "tagged_text"]).to_pydict()
-    tagged = dict(zip(zip(frames["story_id"], frames["frame"]), frames["tagged_text"]))
-    return [tagged[(sid, int(frame))] for sid, frame in zip(cache["story_ids"], cache["frames"])]
+def oracle_shares(scores):
+    """Each score's share of the way from copy_last to the oracle, (model - copy_last) /
+    (oracle - copy_last), where the oracle leads copy_last by at least ORACLE_LEAD (else None)."""
+    floor, ceiling = scores["copy_last"], scores["oracle"]
+    sign = {"image_mse": -1}
+    return {k: round((scores["model"][k] - floor[k]) / (ceiling[k] - floor[k]), 4)
+            if sign.get(k, 1) * (ceiling[k] - floor[k]) >= lead else None for k, lead in ORACLE_LEAD.items()}
 
 
 def baselines(on_device, train, test, texts, targets):
@@ -71,11 +75,15 @@ def main():
     targets = target_pixels(cache)
     references, n = [texts[r] for r in test["target"].tolist()], len(test["target"])
     on_device = features.on_device(cache, device)
-    characters = window_characters(tagged_texts(cache), test, lambda text: normalise(text, tokenizer))
-    with tqdm(total=5 * n, desc="evaluate: generate and score", unit="window") as bar:  # generate, score 4 systems
+    reasoning = frame_values(cache, "reasoning")
+    characters = window_characters(frame_values(cache, "tagged_text"), test, lambda text: normalise(text, tokenizer))
+    best = oracle.predictions([[reasoning[r] for r in rows] for rows in test["inputs"].tolist()], meta["target_size"])
+    with tqdm(total=(5 + (best is not None)) * n, desc="evaluate: generate and score", unit="window") as bar:
         outputs = {"model": predict(model.to(device), on_device, test, vocab, tokenizer, settings(ev),
                                     progress=bar.update),
                    **baselines(on_device, train, test, texts, targets)}
+        if best is not None:
+            outputs["oracle"] = (best[0], [normalise(caption, tokenizer) for caption in best[1]])
         stats = {name: scored(references, captions, images, targets[test["target"]], characters, bar)
                  for name, (images, captions) in outputs.items()}
     scores = {name: {k: v if v is None else round(v, 6) for k, v in summarise(system).items()}
@@ -85,6 +93,8 @@ def main():
                  **{f"model_minus_{name}": paired_interval(stats["model"], stats[name], weights)
                     for name in stats if name != "model"}}
     frames = [int(cache["frames"][row]) for row in test["target"].tolist()]
+    if "oracle" in scores:
+        scores["model"]["share_copy_last_to_oracle"] = oracle_shares(scores)
     write_json("metrics/scores.json", scores["model"])
     write_json("metrics/baselines.json", {name: scores[name] for name in scores if name != "model"})
     write_json("metrics/intervals.json", intervals)

@@ -16,7 +16,6 @@ from storyseq.live import read_history
 from storyseq.model import load_checkpoint
 from storyseq.runtime import resolve_device
 
-SYSTEMS = ("model", "copy_last", "nearest_neighbor", "constant")
 SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr")
 
 
@@ -28,7 +27,7 @@ def model_outputs(model, cache, test, n_heatmap=12):
     device = cache["image_features"].device
     inputs, target = test["inputs"].to(device), test["target"].to(device)
     context, steps = model.window_context(cache["image_features"], cache["text_features"], inputs)
-    predicted = model.image_decoder(context, target_pixels(cache, inputs[:, -1]))
+    predicted = model.predict_image(context, target_pixels(cache, inputs[:, -1]))
     first = {}
     for i, sid in enumerate(test["story_ids"]):
         first.setdefault(sid, test["target"][i].item())
@@ -58,7 +57,7 @@ def main():
         writer.writeheader()
         writer.writerows({"system": s, **{k: scores[s][k] for k in SCORES},
                           **{f"{k}_{end}": intervals[s][k][end] for k in SCORES for end in ("low", "high")}}
-                         for s in SYSTEMS)
+                         for s in scores)  # the model, the baselines, and the oracle where there is one
 
     device = resolve_device(params["device"], "plot.device")
     views = model_outputs(model.to(device), features.on_device(cache, device), test)

@@ -3,25 +3,12 @@ import torch
 
 from storyseq import features, params as P
 from storyseq.atomic import atomic_path
-from storyseq.dataset import Vocabulary, load_windows
+from storyseq.dataset import load_windows
 from storyseq.errors import run_stage
 from storyseq.live import log_epoch, open_log
 from storyseq.model import StoryModel
 from storyseq.runtime import resolve_device, seed_everything
-from storyseq.training import fit
-
-
-def build(model_params, cache, meta, windows):
-    """(StoryModel's config, generation vocabulary) for the cached features, from the captions of
-    the training windows and the model params."""
-    train_rows = torch.cat([windows["train"]["inputs"].flatten(), windows["train"]["target"]]).unique()
-    vocab = Vocabulary.from_tokens(cache["token_ids"][train_rows], meta["pad_id"], meta["bos_id"], meta["eos_id"],
-                                   meta["unk_id"], size=model_params["vocab_size"])
-    config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
-              "target_size": meta["target_size"], "k": windows["train"]["inputs"].shape[1],
-              "max_tokens": cache["token_ids"].shape[1],
-              **{k: v for k, v in model_params.items() if k != "vocab_size"}}
-    return config, vocab
+from storyseq.training import build, fit
 
 
 def main():

@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 from storyseq import params as P
 from storyseq.atomic import atomic_path, write_json
 from storyseq.errors import StageError, run_stage
+from storyseq.markup import sections
 from storyseq.progress import tqdm
 from storyseq.windows import (FRAME_SCHEMA, SPLITS, WINDOW_SCHEMA, InvalidStory, Summary, assign_splits,
                               check_images, read_batches, story_frames, window_rows)
@@ -33,14 +34,15 @@ def cut_windows(summary):
     params = P.load("window")
     P.validate(params, ["data.test_split"])
     w = params.window
-    seen, texts, source_split = set(), {}, {}
+    seen, texts, source_split, reasoning = set(), {}, {}, {}
     # Pass 1: the text of every story (cheap), so that splits are drawn among valid stories.
-    for batch in read_batches(RAW, ["story_id", "story", "frame_count", "split"]):
+    for batch in read_batches(RAW, ["story_id", "story", "frame_count", "split", "chain_of_thought"]):
         for row in batch:
             summary.read += 1
             try:
                 texts[row["story_id"]] = story_frames(row["story_id"], row["story"], row["frame_count"], w["k"], seen)
                 source_split[row["story_id"]] = row["split"]
+                reasoning[row["story_id"]] = sections(row["chain_of_thought"], row["frame_count"])
             except InvalidStory as err:
                 skip(summary, row["story_id"], err)
     if not texts:
@@ -67,8 +69,10 @@ def cut_windows(summary):
                     continue
                 split = split_of[sid]
                 frame_rows += [{"story_id": sid, "frame": i, "split": split, "text": plain, "tagged_text": tagged,
-                                "image": image["bytes"]}
-                               for i, ((tagged, plain), image) in enumerate(zip(texts[sid], row["images"]), 1)]
+                                "reasoning": thought, "image": image["bytes"]}
+                               for i, ((tagged, plain), thought, image)
+                               in enumerate(zip(texts[sid], reasoning[sid], row["images"]), 1)]
+                summary.add_names(split, [tagged for tagged, _ in texts[sid]])
                 windows += window_rows(sid, split, len(texts[sid]), w["k"], w["stride"])
                 summary.stories[split] += 1
                 summary.sources[split].add(source_split[sid])

@@ -5,6 +5,13 @@ import torch
 from storyseq.errors import StageError
 
 
+def frame_values(cache, column, folder="data"):
+    """A column of frames.parquet in `folder` (tagged_text, reasoning, ...) for each feature-cache row."""
+    frames = pq.read_table(f"{folder}/frames.parquet", columns=["story_id", "frame", column]).to_pydict()
+    values = dict(zip(zip(frames["story_id"], frames["frame"]), frames[column]))
+    return [values[(sid, int(frame))] for sid, frame in zip(cache["story_ids"], cache["frames"])]
+
+
 def load_windows(path, cache):
     """{split: {"inputs": (W, K) rows, "target": (W,) rows, "story_ids": [...]}} over the cache's rows."""
     row_of = {(sid, int(f)): i for i, (sid, f) in enumerate(zip(cache["story_ids"], cache["frames"]))}

@@ -133,7 +133,7 @@ def predict(model, cache, windows, vocab, tokenizer, generation, batch_size=256,
     images, captions = [], []
     for rows in windows["inputs"].to(device).split(batch_size):
         context, _ = model.window_context(cache["image_features"], cache["text_features"], rows)
-        images.append(model.image_decoder(context, target_pixels(cache, rows[:, -1])).cpu())
+        images.append(model.predict_image(context, target_pixels(cache, rows[:, -1])).cpu())
         source = input_captions(cache, rows, vocab.special_id(vocab.pad))
         for seq in generate(model.text_decoder, context, source, vocab, **generation):
             captions.append(tokenizer.decode(seq, skip_special_tokens=True))

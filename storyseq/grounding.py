@@ -10,11 +10,10 @@ import re
 
 import numpy as np
 
-from storyseq.markup import plain_text
+from storyseq.markup import NAME_TAG, plain_text
 from storyseq.scoring import words
 
 OPEN_TAG = re.compile(r"<gd[a-z]\s+([^>]*)>")
-NAME_TAG = re.compile(r"<gdo\s+(char\d+)\s*>(.*?)</gd[a-z]>", re.DOTALL)  # closing tags can be mismatched
 CHARACTER = re.compile(r"char\d+")
 FUNCTION_WORDS = frozenset(
     "i me my mine myself you your yours yourself he him his himself she her hers herself it its itself "

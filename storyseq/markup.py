@@ -4,6 +4,8 @@ import re
 
 SEGMENT = re.compile(r"<gdi image(\d+)>(.*?)</gdi>", re.DOTALL)
 GROUNDING_TAG = re.compile(r"</?gd[a-z]\b[^>]*>")
+SECTION = re.compile(r"^## Image (\d+)\s*$", re.MULTILINE)  # a frame's section of the chain of thought
+NAME_TAG = re.compile(r"<gdo\s+(char\d+)\s*>(.*?)</gd[a-z]>", re.DOTALL)  # one character's name; closing tags can be mismatched
 
 
 def plain_text(tagged):
@@ -39,3 +41,13 @@ def frame_texts(story, n_images):
             raise ValueError(f"segment image{number} is empty")
         frames.append((found[number], text))
     return frames
+
+
+def sections(chain_of_thought, n_images):
+    """The `## Image N` section of the chain of thought for each of frames 1..n_images ('' where
+    there is none)."""
+    text = chain_of_thought or ""
+    starts = list(SECTION.finditer(text))
+    ends = [m.start() for m in starts[1:]] + [len(text)]
+    found = {int(m.group(1)): text[m.start():end].strip() for m, end in zip(starts, ends)}
+    return [found.get(n, "") for n in range(1, n_images + 1)]

@@ -36,8 +36,9 @@ class ImageDecoder(nn.Module):
 
 class StoryModel(nn.Module):
     def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout, image_channels,
-                 token_dim, text_decoder="copy", k=4, max_tokens=160):
+                 token_dim, text_decoder="copy", k=4, max_tokens=160, image_inputs=True):
         super().__init__()
+        self.image_inputs = image_inputs
         self.image_proj = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, embed_dim))
         self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, embed_dim))
         self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), Dropout(dropout))
@@ -53,7 +54,10 @@ class StoryModel(nn.Module):
         return self.image_proj(image_features), self.text_proj(text_features)
 
     def context(self, image_emb, text_emb):
-        """(B, K, D) projections -> (story context (B, H), LSTM outputs (B, K, H))."""
+        """(B, K, D) projections -> (story context (B, H), LSTM outputs (B, K, H)). Without
+        image_inputs (the text-only ablation) the image projections are zeroed: only words go in."""
+        if not self.image_inputs:
+            image_emb = torch.zeros_like(image_emb)
         steps, _ = self.lstm(self.fuse(torch.cat([image_emb, text_emb], dim=-1)))
         return steps[:, -1], steps
 
@@ -64,7 +68,12 @@ class StoryModel(nn.Module):
         context, _ = self.context(image_emb, text_emb)
         state = self.text_decoder.start(context, source, vocab)
         nll = self.text_decoder.nll(state, caption[:, :-1], caption[:, 1:], vocab)
-        return self.image_decoder(context, last_image), nll
+        return self.predict_image(context, last_image), nll
+
+    def predict_image(self, context, last_image):
+        """Frame K+1's picture from the story context and frame K's picture (which the text-only
+        ablation does not see: it paints from the context alone)."""
+        return self.image_decoder(context, last_image if self.image_inputs else torch.zeros_like(last_image))
 
     def window_context(self, image_features, text_features, inputs):
         """Context and LSTM outputs for windows given as (B, K) rows into the feature tensors."""

@@ -1,120 +1,182 @@
-"""An offline stand-in for StoryReasoning: stories in the hub's schema whose next frame is
-predictable from the previous ones.
+"""The offline benchmark: stories in StoryReasoning's hub schema, drawn from known rules with
+known chance, so that frame K+1 is never fully determined and its most probable form (the
+oracle, storyseq/oracle.py) can be computed.
 
-Each story has a setting and one coloured shape (a quarter of them two). A shape moves one column per frame
-across five columns and bounces at the edges, and it cycles through its own short loop of
-actions. Every frame's caption states each shape's action and column, so copying
-the last frame is always wrong, while a model that learns the dynamics can be right."""
+- Every story has its own place and its own cast: names are built from syllables, so most
+  test names never occur in training and a decoder must copy them from frames 1..K.
+- Each character repeats its own loop of LOOP_LENGTHS actions; with chance P_SURPRISE it
+  does a random other action instead. Characters leave (P_LEAVE) and new ones walk in (P_ENTER).
+- Each character walks one column a frame across COLUMNS columns and turns back at the edges.
+  Captions say where a character is only when it walks in or turns back at an edge. A turn
+  comes every COLUMNS - 1 frames, more than K=4 apart, so frames 1..K's captions never tell
+  that one is due in frame K+1; their pictures, which show every character's colour, column
+  and heading, do.
+- Every frame's `## Image N` chain-of-thought section records what the frame shows (cast,
+  colours, columns, actions): what the oracle reads."""
 import io
 import random
 
 from PIL import Image, ImageDraw
 
-WIDTH, HEIGHT = 192, 80
-COLUMNS = ("at the far left", "at the left", "in the middle", "at the right", "at the far right")
+WIDTH, HEIGHT = 192, 96
+COLUMNS = 6
+MAX_CAST = 3
+LOOP_LENGTHS = (2,)  # a character's loop has one of these lengths, each equally likely
+P_SURPRISE = 0.2  # a character does a random other action instead of its loop's next one
+P_LEAVE = 0.08    # per frame, a character walks away (never the last one on stage)
+P_ENTER = 0.12    # per frame, a new character walks in at an edge (while fewer than MAX_CAST are on stage)
 COLOURS = {
     "red": (215, 40, 40), "blue": (40, 80, 215), "green": (30, 160, 60), "yellow": (235, 205, 30),
     "purple": (135, 50, 170), "orange": (240, 130, 20), "white": (245, 245, 245), "black": (25, 25, 25),
 }
 SHAPES = ("circle", "square", "triangle", "diamond")
-ACTIONS = ("hops over a puddle", "spins in a circle", "rolls down a slope", "waves at the sky",
-           "jumps up high", "dances a little jig", "sways in the wind", "glides along slowly")
-SETTINGS = {  # name -> (sky colour, ground colour, landmark)
-    "meadow": ((150, 200, 240), (90, 170, 70), "the old oak"),
-    "beach": ((120, 190, 235), (230, 210, 150), "the lifeguard tower"),
-    "city street": ((170, 175, 190), (110, 110, 115), "the lamp post"),
-    "forest": ((95, 140, 110), (60, 100, 50), "the fallen log"),
-    "desert": ((240, 210, 160), (210, 160, 90), "the cactus"),
-    "snowfield": ((200, 215, 235), (240, 244, 250), "the snowman"),
-}
+ACTIONS = ("hops", "spins around", "waves", "sits down", "stands up", "claps", "bows", "stretches",
+           "looks up", "nods", "laughs", "sings a song")
+PALETTES = (  # (sky, ground)
+    ((150, 200, 240), (90, 170, 70)), ((120, 190, 235), (230, 210, 150)), ((170, 175, 190), (110, 110, 115)),
+    ((95, 140, 110), (60, 100, 50)), ((240, 210, 160), (210, 160, 90)), ((200, 215, 235), (240, 244, 250)),
+)
+LANDMARKS = ("the old oak", "the well", "the stone bridge", "the windmill", "the lamp post", "the fountain")
+ONSETS = "b d f g h k l m n p r s t v z br dr kr tr sh th".split()
+VOWELS = "a e i o u ai ea ou".split()
+PLACE_ENDINGS = ("ford", "mere", "wick", "dale", "holm", "stead")
+SIDES = {0: "left", COLUMNS - 1: "right"}
 
 
-def _encode_png(image):
+def _syllables(rng, n):
+    return "".join(rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(n))
+
+
+def new_name(rng):
+    return _syllables(rng, rng.choice((2, 3))).capitalize()
+
+
+def _new_character(rng, story, row, column=None):
+    """A new character in `row`: its own name, colour, shape and action loop."""
+    taken = {(c["colour"], c["shape"]) for c in story["cast"]}
+    colour, shape = rng.choice([(c, s) for c in COLOURS for s in SHAPES if (c, s) not in taken])
+    story["next_id"] += 1
+    column = rng.randrange(COLUMNS) if column is None else column
+    heading = {0: 1, COLUMNS - 1: -1}.get(column, rng.choice((-1, 1)))
+    loop = rng.sample(range(len(ACTIONS)), rng.choice(LOOP_LENGTHS))
+    return {"id": f"char{story['next_id']}", "name": new_name(rng), "colour": colour, "shape": shape, "row": row,
+            "column": column, "heading": heading, "loop": loop, "phase": 0, "action": loop[0], "event": None}
+
+
+def walk(character):
+    """One column on; a character that reaches an edge turns back there."""
+    character["column"] += character["heading"]
+    character["event"] = None
+    if character["column"] in SIDES:
+        character["heading"] = -character["heading"]
+        character["event"] = "turns"
+
+
+def step(story, rng):
+    """The next frame's state, with its chance events drawn from rng."""
+    cast = []
+    for old in story["cast"]:
+        c = dict(old)
+        if len(story["cast"]) > 1 and not any(x["event"] == "leaves" for x in cast) and rng.random() < P_LEAVE:
+            cast.append({**c, "event": "leaves"})
+            continue
+        walk(c)
+        c["phase"] = (c["phase"] + 1) % len(c["loop"])
+        c["action"] = c["loop"][c["phase"]]
+        if rng.random() < P_SURPRISE:
+            c["action"] = rng.choice([a for a in range(len(ACTIONS)) if a != c["action"]])
+        cast.append(c)
+    new = {**story, "cast": [c for c in cast if c["event"] != "leaves"], "left": [c for c in cast if c["event"] == "leaves"]}
+    free = sorted(set(range(MAX_CAST)) - {c["row"] for c in new["cast"]})
+    if free and rng.random() < P_ENTER:
+        character = _new_character(rng, new, rng.choice(free), column=rng.choice(sorted(SIDES)))
+        character["event"] = "enters"
+        new["cast"] = sorted(new["cast"] + [character], key=lambda c: c["row"])
+    new["frame"] = story["frame"] + 1
+    return new
+
+
+def first_frame(rng):
+    """The state of a story's first frame: its place, landmark, palette and first cast."""
+    story = {"place": _syllables(rng, 2).capitalize() + rng.choice(PLACE_ENDINGS), "landmark": rng.choice(LANDMARKS),
+             "palette": rng.randrange(len(PALETTES)), "frame": 1, "next_id": 0, "cast": [], "left": []}
+    for row in sorted(rng.sample(range(MAX_CAST), rng.choice((1, 2, 2, 3)))):
+        story["cast"].append(_new_character(rng, story, row))
+    return story
+
+
+def _sentence(c):
+    name = f"<gdo {c['id']}>{c['name']}</gdo>"
+    if c["event"] == "leaves":
+        return f"{name} <gda {c['id']}>walks away</gda>."
+    if c["event"] == "enters":
+        return f"{name} <gda {c['id']}>walks in</gda> from the {SIDES[c['column']]}."
+    turn = f" and turns back at the {SIDES[c['column']]} edge" if c["event"] == "turns" else ""
+    return f"{name} <gda {c['id']}>{ACTIONS[c['action']]}</gda>{turn}."
+
+
+def caption(story):
+    """The tagged text of a frame's <gdi> segment."""
+    lines = []
+    if story["frame"] == 1:
+        ids = " ".join(c["id"] for c in story["cast"])
+        lines.append(f"<gdl bg1>In {story['place']}</gdl>, by <gdl lm1>{story['landmark']}</gdl>, "
+                     f"<gdo {ids}>{'they' if len(story['cast']) > 1 else 'one'}</gdo> <gda {ids}>begin</gda>:")
+    return " ".join(lines + [_sentence(c) for c in story["left"] + story["cast"]])
+
+
+def render(story):
+    """The frame's picture: the place's palette, the landmark and each character's shape, drawn
+    in its colour at its column and row."""
+    sky, ground = PALETTES[story["palette"]]
+    image = Image.new("RGB", (WIDTH, HEIGHT), sky)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, HEIGHT * 0.4, WIDTH, HEIGHT), fill=ground)
+    draw.rectangle((WIDTH * 0.46, HEIGHT * 0.15, WIDTH * 0.54, HEIGHT * 0.4), fill=tuple(v // 2 for v in ground))
+    cell, r = WIDTH / COLUMNS, 12
+    for c in story["cast"]:
+        cx, cy = cell * (c["column"] + 0.5), 18 + 30 * c["row"]
+        box, fill = (cx - r, cy - r, cx + r, cy + r), COLOURS[c["colour"]]
+        if c["shape"] == "circle":
+            draw.ellipse(box, fill=fill, outline=(0, 0, 0))
+        elif c["shape"] == "square":
+            draw.rectangle(box, fill=fill, outline=(0, 0, 0))
+        elif c["shape"] == "triangle":
+            draw.polygon([(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)], fill=fill, outline=(0, 0, 0))
+        else:
+            draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=fill, outline=(0, 0, 0))
+    return image
+
+
+def encode_png(image):
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _draw_shape(draw, shape, colour, column, row):
-    cell = WIDTH / len(COLUMNS)
-    cx, cy, r = cell * (column + 0.5), (22 if row == 0 else 56), 13
-    box = (cx - r, cy - r, cx + r, cy + r)
-    if shape == "circle":
-        draw.ellipse(box, fill=colour, outline=(0, 0, 0))
-    elif shape == "square":
-        draw.rectangle(box, fill=colour, outline=(0, 0, 0))
-    elif shape == "triangle":
-        draw.polygon([(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)], fill=colour, outline=(0, 0, 0))
-    else:
-        draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=colour, outline=(0, 0, 0))
-
-
-def _render(setting, characters, columns):
-    sky, ground, _ = SETTINGS[setting]
-    image = Image.new("RGB", (WIDTH, HEIGHT), sky)
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, HEIGHT * 0.55, WIDTH, HEIGHT), fill=ground)
-    draw.rectangle((WIDTH * 0.45, HEIGHT * 0.25, WIDTH * 0.55, HEIGHT * 0.55), fill=tuple(c // 2 for c in ground))
-    for character, column in zip(characters, columns):
-        _draw_shape(draw, character["shape"], COLOURS[character["colour"]], column, character["row"])
-    return image
-
-
-def _new_character(rng, taken, row):
-    colour, shape = rng.choice([(c, s) for c in COLOURS for s in SHAPES if (c, s) not in taken])
-    period = rng.choice((2, 3))
-    return {
-        "colour": colour, "shape": shape, "row": row,
-        "column": rng.randrange(len(COLUMNS)), "step": rng.choice((-1, 1)),
-        "actions": rng.sample(ACTIONS, period),
-    }
-
-
-def _advance(character):
-    """Move one column, bouncing off the edges."""
-    if not 0 <= character["column"] + character["step"] < len(COLUMNS):
-        character["step"] = -character["step"]
-    character["column"] += character["step"]
-
-
-def _sentence(cid, character, frame_index):
-    name = f"the {character['colour']} {character['shape']}"
-    action = character["actions"][frame_index % len(character["actions"])]
-    return f"<gdo {cid}>{name.capitalize()}</gdo> <gda {cid}>{action}</gda> {COLUMNS[character['column']]}."
+def record(story):
+    """The frame's `## Image N` chain-of-thought section: what the frame shows (who stands where,
+    in what colour and shape, doing what), and the setting."""
+    rows = "\n".join(f"| {c['id']} | {c['name']} | {c['colour']} | {c['shape']} | {c['row']} | {c['column']} | "
+                     f"{'walks in' if c['event'] == 'enters' else ACTIONS[c['action']]} |" for c in story["cast"])
+    return (f"## Image {story['frame']}\n\n### Characters\n"
+            "| Character ID | Name | Colour | Shape | Row | Column | Action |\n"
+            f"|---|---|---|---|---|---|---|\n{rows}\n\n### Setting\n| Setting ID | Name |\n|---|---|\n"
+            f"| bg1 | {story['place']} |\n| lm1 | {story['landmark']} |\n| palette | {story['palette']} |")
 
 
 def make_story(rng, story_id):
     """One story as a dict in the StoryReasoning schema (images as PNG bytes)."""
     n_frames = rng.randint(5, 22)
-    setting = rng.choice(sorted(SETTINGS))
-    landmark = SETTINGS[setting][2]
-    characters = [_new_character(rng, set(), 0)]
-    if rng.random() < 0.25:
-        characters.append(_new_character(rng, {(characters[0]["colour"], characters[0]["shape"])}, 1))
-    images, segments, reasoning = [], [], []
-    for t in range(n_frames):
-        if t:
-            for character in characters:
-                _advance(character)
-        ids = [f"char{i + 1}" for i in range(len(characters))]
-        lines = [_sentence(cid, c, t) for cid, c in zip(ids, characters)]
-        if t == 0:
-            lines.insert(0, f"<gdl bg1>In the {setting}</gdl>, near <gdl lm1>{landmark}</gdl>:")
-        if len(characters) == 2 and characters[0]["column"] == characters[1]["column"]:
-            lines.append(f"<gdo char1 char2>They</gdo> <gda char1 char2>meet</gda> "
-                         f"by <gdl lm1 bg1>{landmark}</gdl>.")
-        segments.append(f"<gdi image{t + 1}>\n" + "\n".join(lines) + "\n</gdi>")
-        images.append(_encode_png(_render(setting, characters, [c["column"] for c in characters])))
-        rows = "\n".join(f"| {cid} | {c['colour']} {c['shape']} | {COLUMNS[c['column']]}, row {c['row'] + 1} |"
-                         for cid, c in zip(ids, characters))
-        reasoning.append(f"## Image {t + 1}\n\n### Characters\n| Character ID | Name | Position |\n"
-                         f"|---|---|---|\n{rows}\n\n### Setting\n| bg1 | {setting} |\n| lm1 | {landmark} |")
+    states = [first_frame(rng)]
+    while len(states) < n_frames:
+        states.append(step(states[-1], rng))
     return {
         "story_id": story_id,
-        "images": [{"bytes": b, "path": None} for b in images],
+        "images": [{"bytes": encode_png(render(s)), "path": None} for s in states],
         "frame_count": n_frames,
-        "chain_of_thought": "\n\n".join(reasoning),
-        "story": "\n".join(segments),
+        "chain_of_thought": "\n\n".join(record(s) for s in states),
+        "story": "\n\n".join(f"<gdi image{s['frame']}>\n{caption(s)}\n</gdi>" for s in states),
     }
 
 

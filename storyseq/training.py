@@ -13,11 +13,25 @@ import torch
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from storyseq.dataset import Vocabulary
 from storyseq.features import target_pixels
 from storyseq.losses import info_nce, text_loss
 from storyseq.progress import tqdm
 
 COMPONENTS = ("image", "text", "contrastive", "total")
+
+
+def build(model_params, cache, meta, windows):
+    """(StoryModel's config, generation vocabulary) for the cached features, from the captions of
+    the training windows and the model params."""
+    train_rows = torch.cat([windows["train"]["inputs"].flatten(), windows["train"]["target"]]).unique()
+    vocab = Vocabulary.from_tokens(cache["token_ids"][train_rows], meta["pad_id"], meta["bos_id"], meta["eos_id"],
+                                   meta["unk_id"], size=model_params["vocab_size"])
+    config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
+              "target_size": meta["target_size"], "k": windows["train"]["inputs"].shape[1],
+              "max_tokens": cache["token_ids"].shape[1],
+              **{k: v for k, v in model_params.items() if k != "vocab_size"}}
+    return config, vocab
 
 
 class Targets:

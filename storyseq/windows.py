@@ -8,12 +8,13 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from storyseq import markup
+from storyseq.markup import NAME_TAG, plain_text
 
 SPLITS = ("train", "val", "test")
 SKIP_EXAMPLES = 3  # skipped stories named in the log per reason; the rest are counted
 FRAME_SCHEMA = pa.schema([
     ("story_id", pa.string()), ("frame", pa.int32()), ("split", pa.string()),
-    ("text", pa.string()), ("tagged_text", pa.string()), ("image", pa.binary()),
+    ("text", pa.string()), ("tagged_text", pa.string()), ("reasoning", pa.string()), ("image", pa.binary()),
 ])
 WINDOW_SCHEMA = pa.schema([
     ("story_id", pa.string()), ("split", pa.string()),
@@ -98,6 +99,7 @@ class Summary:
         self.read, self.skipped, self.official_test = 0, Counter(), False
         self.frames, self.windows, self.stories = Counter(), Counter(), Counter()
         self.sources = {s: set() for s in SPLITS}
+        self.names = {s: set() for s in SPLITS}
 
     def skip(self, story_id, err):
         """Count a skipped story; return its log line, or None past SKIP_EXAMPLES of its reason."""
@@ -110,6 +112,15 @@ class Summary:
         return [f"... and {n - SKIP_EXAMPLES} more stories skipped: {reason}"
                 for reason, n in sorted(self.skipped.items()) if n > SKIP_EXAMPLES]
 
+    def add_names(self, split, tagged_frames):
+        """Note the character names that a story of `split` tags (<gdo charN>name</gdo>)."""
+        self.names[split] |= {plain_text(name).lower() for tagged in tagged_frames for _, name in NAME_TAG.findall(tagged)}
+
+    def unseen_test_names(self):
+        """The share of the test stories' character names that no train story uses."""
+        test = self.names["test"]
+        return round(len(test - self.names["train"]) / len(test), 4) if test else None
+
     def as_dict(self):
         return {
             "stories_read": self.read,
@@ -118,6 +129,7 @@ class Summary:
             "stories": {s: self.stories[s] for s in SPLITS},
             "frames": {s: self.frames[s] for s in SPLITS},
             "windows": {s: self.windows[s] for s in SPLITS},
+            "test_names_unseen_in_train": self.unseen_test_names(),
             "source_splits": {s: "+".join(sorted(self.sources[s])) for s in SPLITS},
             "test_split": ("the source's test split" if self.official_test else
                            "cut by story (window.test_fraction): the source has no data.test_split"),

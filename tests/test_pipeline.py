@@ -2,13 +2,14 @@
 import json
 
 import numpy as np
+import pytest
 import pyarrow.parquet as pq
 
 from conftest import commit, make_project, ran_stages, run, update_params
 from storyseq.scoring import read_window_lines, summarise
 
 ALL = {"fetch", "window", "embed", "train", "evaluate", "plot"}
-SYSTEMS = ("model", "copy_last", "nearest_neighbor", "constant")
+SYSTEMS = ("model", "copy_last", "nearest_neighbor", "constant", "oracle")  # oracle: synthetic data only
 SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr")
 
 
@@ -56,7 +57,11 @@ def test_metrics_are_on_the_test_split(small_project):
     test_stories = {w["story_id"] for w in windows if w["split"] == "test"}
     n_test = sum(w["split"] == "test" for w in windows)
     assert json.loads((small_project / "metrics/data.json").read_text())["windows"]["test"] == n_test
+    shares = scores.pop("share_copy_last_to_oracle")
     assert set(scores) == set(SCORES) and set(baselines) == set(SYSTEMS[1:])
+    assert shares["bleu"] is None or shares["bleu"] == pytest.approx(
+        (scores["bleu"] - baselines["copy_last"]["bleu"]) / (baselines["oracle"]["bleu"] - baselines["copy_last"]["bleu"]),
+        abs=1e-3)
     for system in SYSTEMS[1:]:
         assert set(baselines[system]) == set(SCORES)
     intervals = json.loads((small_project / "metrics/intervals.json").read_text())
