@@ -7,6 +7,7 @@ stands where, in what colour, doing what), and knows the generator's rules (stor
 - each character repeats a loop of LOOP_LENGTHS actions (each length and every ordered loop
   equally likely), doing a random other action with chance P_SURPRISE: the action the oracle
   gives is the mode of the posterior predictive over all loops, given the actions seen;
+- the sky darkens one step a frame: frame K's shade says whether night falls or morning comes;
 - leaving and entering are less likely than not: nobody leaves or enters.
 Caption and picture are of that one most probable state: the mode, not the conditional mean
 that would minimise image MSE, nor a caption tuned to BLEU. It never sees frame K+1."""
@@ -35,7 +36,7 @@ def parse(section):
              "action": synthetic.ACTIONS.index(action) if action in synthetic.ACTIONS else None}
             for cid, name, colour, shape, row, column, action in (c for c in cells if c[0].startswith("char"))]
     return {"frame": int(number.group(1)), "place": setting["bg1"], "landmark": setting["lm1"],
-            "palette": int(setting["palette"]), "cast": cast}
+            "palette": int(setting["palette"]), "light": int(setting["light"]), "cast": cast}
 
 
 def likeliest_action(seen):
@@ -64,7 +65,8 @@ def next_state(frames):
         following = {**c, "heading": heading}
         synthetic.walk(following)
         cast.append({**following, "action": likeliest_action(seen)})
-    return {**last, "frame": last["frame"] + 1, "cast": cast, "left": []}
+    return {**last, "frame": last["frame"] + 1, "light": (last["light"] + 1) % synthetic.LIGHT_STEPS, "cast": cast,
+            "left": []}
 
 
 def next_frame(sections):

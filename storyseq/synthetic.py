@@ -11,6 +11,9 @@ oracle, storyseq/oracle.py) can be computed.
   comes every COLUMNS - 1 frames, more than K=4 apart, so frames 1..K's captions never tell
   that one is due in frame K+1; their pictures, which show every character's colour, column
   and heading, do.
+- The sky darkens one step a frame over LIGHT_STEPS steps; a caption says so only when night
+  falls or morning comes, LIGHT_STEPS frames apart, so frame K+1's nightfall is told by the
+  shade of frames 1..K's skies, not by their words.
 - Every frame's `## Image N` chain-of-thought section records what the frame shows (cast,
   colours, columns, actions): what the oracle reads."""
 import io
@@ -21,6 +24,8 @@ from PIL import Image, ImageDraw
 WIDTH, HEIGHT = 192, 96
 COLUMNS = 6
 MAX_CAST = 3
+LIGHT_STEPS = 8  # the sky darkens one step a frame; night falls at the last step, morning comes after it
+NIGHT = (20, 24, 60)
 LOOP_LENGTHS = (2,)  # a character's loop has one of these lengths, each equally likely
 P_SURPRISE = 0.2  # a character does a random other action instead of its loop's next one
 P_LEAVE = 0.08    # per frame, a character walks away (never the last one on stage)
@@ -92,16 +97,17 @@ def step(story, rng):
         character = _new_character(rng, new, rng.choice(free), column=rng.choice(sorted(SIDES)))
         character["event"] = "enters"
         new["cast"] = sorted(new["cast"] + [character], key=lambda c: c["row"])
-    new["frame"] = story["frame"] + 1
+    new["frame"], new["light"] = story["frame"] + 1, (story["light"] + 1) % LIGHT_STEPS
     return new
 
 
 def first_frame(rng):
-    """The state of a story's first frame: its place, landmark, palette and first cast."""
+    """The state of a story's first frame: its place, landmark, palette, first cast and light."""
     story = {"place": _syllables(rng, 2).capitalize() + rng.choice(PLACE_ENDINGS), "landmark": rng.choice(LANDMARKS),
              "palette": rng.randrange(len(PALETTES)), "frame": 1, "next_id": 0, "cast": [], "left": []}
     for row in sorted(rng.sample(range(MAX_CAST), rng.choice((1, 2, 2, 3)))):
         story["cast"].append(_new_character(rng, story, row))
+    story["light"] = rng.randrange(LIGHT_STEPS)
     return story
 
 
@@ -122,13 +128,20 @@ def caption(story):
         ids = " ".join(c["id"] for c in story["cast"])
         lines.append(f"<gdl bg1>In {story['place']}</gdl>, by <gdl lm1>{story['landmark']}</gdl>, "
                      f"<gdo {ids}>{'they' if len(story['cast']) > 1 else 'one'}</gdo> <gda {ids}>begin</gda>:")
+    elif story["light"] == LIGHT_STEPS - 1:
+        lines.append(f"<gdl bg1>Night falls over {story['place']}</gdl>.")
+    elif story["light"] == 0:
+        lines.append(f"<gdl bg1>Morning comes to {story['place']}</gdl>.")
     return " ".join(lines + [_sentence(c) for c in story["left"] + story["cast"]])
 
 
 def render(story):
-    """The frame's picture: the place's palette, the landmark and each character's shape, drawn
-    in its colour at its column and row."""
-    sky, ground = PALETTES[story["palette"]]
+    """The frame's picture: the place's palette, darkened by the light, the landmark and each
+    character's shape, drawn in its colour at its column and row."""
+    dark = story["light"] / (LIGHT_STEPS - 1)
+    day_sky, day_ground = PALETTES[story["palette"]]
+    sky = tuple(round(d + (n - d) * dark) for d, n in zip(day_sky, NIGHT))
+    ground = tuple(round(v * (1 - 0.6 * dark)) for v in day_ground)
     image = Image.new("RGB", (WIDTH, HEIGHT), sky)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, HEIGHT * 0.4, WIDTH, HEIGHT), fill=ground)
@@ -162,7 +175,8 @@ def record(story):
     return (f"## Image {story['frame']}\n\n### Characters\n"
             "| Character ID | Name | Colour | Shape | Row | Column | Action |\n"
             f"|---|---|---|---|---|---|---|\n{rows}\n\n### Setting\n| Setting ID | Name |\n|---|---|\n"
-            f"| bg1 | {story['place']} |\n| lm1 | {story['landmark']} |\n| palette | {story['palette']} |")
+            f"| bg1 | {story['place']} |\n| lm1 | {story['landmark']} |\n| palette | {story['palette']} |\n"
+            f"| light | {story['light']} |")
 
 
 def make_story(rng, story_id):

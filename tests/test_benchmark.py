@@ -77,6 +77,22 @@ def test_captions_tell_a_turn_only_when_it_happens():
     assert synthetic.COLUMNS - 1 > 4
 
 
+def test_only_the_pictures_tell_whether_night_falls_next():
+    """After four frames whose words say nothing of the light, night may fall or not; frame K's
+    light, which its sky shows (darker at every step), says which."""
+    outcomes = set()
+    for story in synthetic.stories(60, seed=5):
+        captions, sections, pictures = frames_of(story)
+        for k in range(5, story["frame_count"]):  # frame 1 always names the place
+            if not any("Night" in c or "Morning" in c for c in captions[k - 4:k]):
+                light = oracle.parse(sections[k - 1])["light"]
+                outcomes.add(("Night falls" in captions[k], light == synthetic.LIGHT_STEPS - 2))
+    assert outcomes == {(False, False), (True, True)}, outcomes
+    skies = [synthetic.render({"palette": 0, "light": light, "cast": []}).getpixel((0, 0))
+             for light in range(synthetic.LIGHT_STEPS)]
+    assert all(sum(a) > sum(b) for a, b in zip(skies, skies[1:]))
+
+
 def test_the_text_only_ablation_sees_no_picture():
     cache, w = tiny_cache(), windows()
     model = tiny().eval()
