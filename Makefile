@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup lock repro restore test bench compare clean gpu-check gpu-bench gpu-wheels
+.PHONY: setup lock repro restore test test-fast bench compare clean gpu-check gpu-bench gpu-wheels
 
 setup: $(VENV)/.installed $(VENV)/.wordnet $(VENV)/.plots
 
@@ -47,6 +47,10 @@ restore:
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# The unit tests only: no dvc run, no stage subprocess (pytest -m "not slow").
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" tests
 
 bench: setup
 	$(PY) bench/run.py

@@ -17,6 +17,7 @@ from storyseq.errors import run_stage
 from storyseq.features import target_pixels
 from storyseq.grounding import character_f1, window_characters
 from storyseq.model import load_checkpoint
+from storyseq.placement import placement
 from storyseq.progress import tqdm
 from storyseq.report import NAMES, fmt, markdown
 from storyseq.runtime import resolve_device, seed_everything
@@ -25,16 +26,18 @@ from storyseq.scoring import image_stats, normalise, rouge_l, summarise, text_st
 SCORE_CHUNK = 64  # windows scored between two updates of the progress bar
 # The least lead of the oracle over copy_last for which a share of the way is reported: a
 # smaller gap makes the ratio noise.
-ORACLE_LEAD = {"bleu": 0.05, "rouge_l": 0.05, "meteor": 0.05, "character_f1": 0.05, "image_mse": 0.001}
+ORACLE_LEAD = {"bleu": 0.05, "rouge_l": 0.05, "meteor": 0.05, "character_f1": 0.05, "image_mse": 0.001,
+               "image_ssim": 0.05, "placement": 0.05}
 
 
 def oracle_shares(scores):
     """Each score's share of the way from copy_last to the oracle, (model - copy_last) /
     (oracle - copy_last), where the oracle leads copy_last by at least ORACLE_LEAD (else None)."""
     floor, ceiling = scores["copy_last"], scores["oracle"]
-    sign = {"image_mse": -1}
+    sign = {"image_mse": -1}  # lower is better
     return {k: round((scores["model"][k] - floor[k]) / (ceiling[k] - floor[k]), 4)
-            if sign.get(k, 1) * (ceiling[k] - floor[k]) >= lead else None for k, lead in ORACLE_LEAD.items()}
+            if None not in (floor[k], ceiling[k]) and sign.get(k, 1) * (ceiling[k] - floor[k]) >= lead else None
+            for k, lead in ORACLE_LEAD.items()}
 
 
 def baselines(on_device, train, test, texts, targets):
@@ -51,13 +54,14 @@ def baselines(on_device, train, test, texts, targets):
     return outputs
 
 
-def scored(references, captions, images, targets, characters, bar):
+def scored(references, captions, images, targets, characters, target_sections, bar):
     """Per-window statistics of one system, SCORE_CHUNK windows at a time."""
     parts = []
     for i in range(0, len(references), SCORE_CHUNK):
         part = slice(i, i + SCORE_CHUNK)
         parts.append({**text_stats(references[part], captions[part]), **image_stats(images[part], targets[part]),
-                      "character_f1": character_f1(captions[part], characters[part])})
+                      "character_f1": character_f1(captions[part], characters[part]),
+                      "placement": placement(images[part], target_sections[part])})
         bar.update(len(references[part]))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -84,7 +88,8 @@ def main():
                    **baselines(on_device, train, test, texts, targets)}
         if best is not None:
             outputs["oracle"] = (best[0], [normalise(caption, tokenizer) for caption in best[1]])
-        stats = {name: scored(references, captions, images, targets[test["target"]], characters, bar)
+        target_sections = [reasoning[r] for r in test["target"].tolist()]  # scoring only, like the references
+        stats = {name: scored(references, captions, images, targets[test["target"]], characters, target_sections, bar)
                  for name, (images, captions) in outputs.items()}
     scores = {name: {k: v if v is None else round(v, 6) for k, v in summarise(system).items()}
               for name, system in stats.items()}
@@ -107,6 +112,8 @@ def main():
         for i, (sid, frame) in enumerate(zip(test["story_ids"], frames)):
             f.write(json.dumps({"story_id": sid, "target_frame": frame, "reference": references[i],
                                 **{name: outputs[name][1][i] for name in outputs}}) + "\n")
+    if scores["model"]["placement"] is None:
+        print("evaluate: placement needs the synthetic generator's record of frame K+1; null for this source")
     print(f"evaluate: {n} test windows of {len(set(test['story_ids']))} stories; scores on the test split:")
     print(markdown(["system", *NAMES.values()], [[name, *(fmt(k, s[k]) for k in NAMES)] for name, s in scores.items()]))
 

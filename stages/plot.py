@@ -16,7 +16,8 @@ from storyseq.live import read_history
 from storyseq.model import load_checkpoint
 from storyseq.runtime import resolve_device
 
-SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr")
+SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr", "image_mae", "image_ssim",
+          "placement")
 
 
 @torch.no_grad()
@@ -62,8 +63,9 @@ def main():
     device = resolve_device(params["device"], "plot.device")
     views = model_outputs(model.to(device), features.on_device(cache, device), test)
     picks = torch.linspace(0, len(test["target"]) - 1, n_examples).round().long().tolist()
+    ssim = [json.loads(line)["image_ssim"] for line in open("plots/window_scores.jsonl")]
     examples = [{"inputs": images[test["inputs"][i]], "target": images[test["target"][i]],
-                 "predicted": views["predicted"][i],
+                 "predicted": views["predicted"][i], "ssim": ssim[i],
                  "story_id": predictions[i]["story_id"], "frame": predictions[i]["target_frame"],
                  "reference": predictions[i]["reference"], "generated": predictions[i]["model"]} for i in picks]
     story_lengths = list(Counter(cache["story_ids"]).values())
@@ -79,7 +81,11 @@ def main():
     ]:
         with atomic_path(path) as tmp:
             draw(*args, tmp)
-    print("plot: wrote plots/*.png and plots/scores.csv")
+    with atomic_path("plots/windows") as tmp:  # fixed test windows, for `dvc plots diff` side by side
+        tmp.mkdir()
+        for n, ex in enumerate(examples, 1):
+            figures.true_and_predicted(ex["target"], ex["predicted"], f"{tmp}/window_{n}.png")
+    print("plot: wrote plots/*.png, plots/windows/ and plots/scores.csv")
 
 
 if __name__ == "__main__":

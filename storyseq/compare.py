@@ -17,7 +17,7 @@ from storyseq.scoring import read_window_lines, summarise
 
 WINDOWS = "plots/window_scores.jsonl"
 SEED = "train.seed"
-SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse")
+SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_ssim", "placement")
 
 
 def flat(tree, prefix=""):
@@ -60,9 +60,10 @@ def groups(runs):
 
 
 def score(stats, weights=None):
-    """The compared scores of one run's statistics (NaN where a score has no window)."""
+    """The compared scores of one run's statistics (NaN where a score has no window, or a run
+    made before the score existed)."""
     scores = summarise(stats, weights)
-    return [np.nan if scores[k] is None else scores[k] for k in SCORES]
+    return [np.nan if scores.get(k) is None else scores[k] for k in SCORES]
 
 
 def seed_table(grouped):

@@ -1,6 +1,8 @@
 """The figures of the plot stage: story strips, the contrastive similarity heatmap, dataset
 statistics, embedding and temporal norms, and loss curves. PNGs carry no timestamp or
 version metadata, so the same inputs give the same bytes."""
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -24,19 +26,40 @@ def _show(ax, image, title):
 
 
 def story_strips(examples, path):
-    """One row per example: K input frames, the true and the predicted frame K+1, and captions.
-    Each example is a dict with inputs (K,3,S,S), target, predicted, story_id, frame, reference, generated."""
+    save(strips_figure(examples), path)
+
+
+def strips_figure(examples, wrap=150):
+    """The story strips' figure: one strip (a matplotlib subfigure) per example: K input frames, the true and the predicted frame K+1 (with its
+    SSIM), then the reference and generated captions, wrapped at `wrap` characters in the strip's
+    own text band, sized to its lines, so that no caption runs into the next strip. Each example
+    is a dict with inputs (K,3,S,S), target, predicted, ssim, story_id, frame, reference, generated."""
     k = len(examples[0]["inputs"])
-    fig, axes = plt.subplots(len(examples), k + 2, figsize=(1.6 * (k + 2), 2.3 * len(examples)), squeeze=False)
-    for row, ex in zip(axes, examples):
+    texts = [f"{ex['story_id']}\n" + "\n".join(textwrap.fill(f"{label}: {ex[key]}", wrap)
+                                                for label, key in (("reference", "reference"), ("generated", "generated")))
+             for ex in examples]
+    heights = [1.7 + 0.14 * (text.count("\n") + 1) for text in texts]
+    fig = plt.figure(figsize=(1.7 * (k + 2), sum(heights) + 0.4))
+    for strip, ex, text, height in zip(fig.subfigures(len(examples), 1, height_ratios=heights), examples, texts,
+                                       heights):
+        grid = strip.add_gridspec(2, k + 2, height_ratios=[1.55, height - 1.55], hspace=0.05)
         for i, image in enumerate(ex["inputs"]):
-            _show(row[i], image, f"frame {ex['frame'] - k + i}")
-        _show(row[k], ex["target"], f"true frame {ex['frame']}")
-        _show(row[k + 1], ex["predicted"], "predicted")
-        row[0].text(0, -0.25, f"{ex['story_id']}\nreference: {ex['reference']}\ngenerated: {ex['generated']}",
-                    transform=row[0].transAxes, fontsize=7, va="top", wrap=True)
+            _show(strip.add_subplot(grid[0, i]), image, f"frame {ex['frame'] - k + i}")
+        _show(strip.add_subplot(grid[0, k]), ex["target"], f"true frame {ex['frame']}")
+        _show(strip.add_subplot(grid[0, k + 1]), ex["predicted"], f"predicted (SSIM {ex['ssim']:.2f})")
+        caption = strip.add_subplot(grid[1, :])
+        caption.axis("off")
+        caption.text(0, 1, text, transform=caption.transAxes, fontsize=7, va="top", family="monospace")
     fig.suptitle("Test stories: K input frames, true and predicted frame K+1")
-    fig.subplots_adjust(hspace=1.1)
+    return fig
+
+
+def true_and_predicted(target, predicted, path):
+    """One test window's true and predicted frame K+1 side by side, at 4x their pixel size."""
+    size = target.shape[-1] * 4 / 110
+    fig, (left, right) = plt.subplots(1, 2, figsize=(2 * size + 0.4, size + 0.5))
+    _show(left, target, "true")
+    _show(right, predicted, "predicted")
     save(fig, path)
 
 

@@ -2,8 +2,9 @@
 and paste into a paper)."""
 
 NAMES = {"bleu": "BLEU-4", "rouge_l": "ROUGE-L", "meteor": "METEOR", "character_f1": "character F1",
-         "image_mse": "image MSE", "image_psnr": "image PSNR"}
-DECIMALS = {"image_mse": 4, "image_psnr": 2}  # every other score: 3
+         "image_mse": "image MSE", "image_psnr": "image PSNR", "image_mae": "image MAE", "image_ssim": "SSIM",
+         "placement": "placement"}
+DECIMALS = {"image_mse": 4, "image_psnr": 2, "image_mae": 4}  # every other score: 3
 
 
 def fmt(score, value, signed=False):

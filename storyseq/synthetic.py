@@ -22,6 +22,7 @@ import random
 from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 192, 96
+RADIUS = 12  # half the side of a character's shape, in pixels
 COLUMNS = 6
 MAX_CAST = 3
 LIGHT_STEPS = 8  # the sky darkens one step a frame; night falls at the last step, morning comes after it
@@ -146,9 +147,9 @@ def render(story):
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, HEIGHT * 0.4, WIDTH, HEIGHT), fill=ground)
     draw.rectangle((WIDTH * 0.46, HEIGHT * 0.15, WIDTH * 0.54, HEIGHT * 0.4), fill=tuple(v // 2 for v in ground))
-    cell, r = WIDTH / COLUMNS, 12
+    cell, r = WIDTH / COLUMNS, RADIUS
     for c in story["cast"]:
-        cx, cy = cell * (c["column"] + 0.5), 18 + 30 * c["row"]
+        cx, cy = cell * (c["column"] + 0.5), row_centre(c["row"])
         box, fill = (cx - r, cy - r, cx + r, cy + r), COLOURS[c["colour"]]
         if c["shape"] == "circle":
             draw.ellipse(box, fill=fill, outline=(0, 0, 0))
@@ -159,6 +160,11 @@ def render(story):
         else:
             draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=fill, outline=(0, 0, 0))
     return image
+
+
+def row_centre(row):
+    """The y of a character's centre in row 0, 1 or 2 of the picture."""
+    return 18 + 30 * row
 
 
 def encode_png(image):

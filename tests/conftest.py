@@ -23,6 +23,20 @@ SMALL = {
 }
 
 
+SLOW_FIXTURES = {"small_project", "hub"}  # fixtures that run dvc or write the stand-in
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs dvc or stage subprocesses end to end; `make test-fast` skips it")
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses an end-to-end fixture is slow too."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def env():
     """The environment for stage and dvc subprocesses: this venv first on PATH, no network."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

@@ -1,6 +1,7 @@
 """The synthetic benchmark: new casts, chance, facts only the pictures show, and the oracle."""
 import io
 import json
+import random
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -8,7 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from storyseq import markup, oracle, synthetic
+from storyseq import features, markup, oracle, synthetic
+from storyseq.dataset import frame_values, load_windows
+from storyseq.features import decode_images, target_pixels
+from storyseq.placement import placement
 from storyseq.windows import Summary
 from test_model import tiny, tiny_cache, windows
 
@@ -125,3 +129,31 @@ def test_evaluate_gives_the_oracle_frames_1_to_k(small_project):
     assert right == len(predictions) > shifted
     scores = json.loads((small_project / "metrics/scores.json").read_text())
     assert set(scores["share_copy_last_to_oracle"]) == {"bleu", "rouge_l", "meteor", "character_f1", "image_mse"}
+
+
+def target_size_pictures(images):
+    return decode_images([synthetic.encode_png(image) for image in images], 32, 32)[1].float() / 255
+
+
+def test_placement_finds_each_character_in_its_column_and_nowhere_else():
+    story = synthetic.first_frame(random.Random(3))
+    section = synthetic.record(story)
+    moved = {**story, "cast": [{**c, "column": (c["column"] + 2) % synthetic.COLUMNS} for c in story["cast"]]}
+    empty = {**story, "cast": []}
+    truth, shifted, blank = target_size_pictures([synthetic.render(s) for s in (story, moved, empty)])
+    assert placement([truth, shifted, blank], [section] * 3).tolist() == [1.0, 0.0, 0.0]
+    assert np.isnan(placement([truth], ["## Image 1\nno record"])[0])
+
+
+def test_evaluate_scores_placement_against_frame_k_plus_1(small_project):
+    """copy_last's placement in baselines.json is its pictures (frame K) scored against frame K+1's
+    records; scored against frame K's own records it would be perfect."""
+    cache, _ = features.load(small_project / "data/features")
+    windows = load_windows(small_project / "data/windows.parquet", cache)["test"]
+    sections = frame_values(cache, "reasoning", small_project / "data")
+    pictures = target_pixels(cache, windows["inputs"][:, -1])
+    against = {name: placement(pictures, [sections[r] for r in rows.tolist()])
+               for name, rows in (("target", windows["target"]), ("last", windows["inputs"][:, -1]))}
+    baselines = json.loads((small_project / "metrics/baselines.json").read_text())
+    assert baselines["copy_last"]["placement"] == pytest.approx(np.nanmean(against["target"]), abs=1e-6)
+    assert np.nanmean(against["last"]) > 0.9 > baselines["copy_last"]["placement"]

@@ -70,6 +70,7 @@ def _bad_stories():
     return good + bad + [dict(good[0])]  # the last is a duplicate story_id
 
 
+@pytest.mark.slow
 def test_window_skips_each_kind_of_bad_story(tmp_path):
     folder = make_project(tmp_path)
     write_raw(folder, _bad_stories())
@@ -87,6 +88,7 @@ def test_window_skips_each_kind_of_bad_story(tmp_path):
     assert all(len(s) == 1 for s in splits.values()), "a story is in two splits"
 
 
+@pytest.mark.slow
 def test_window_names_a_few_skipped_stories_per_reason_and_counts_the_rest(tmp_path):
     folder = make_project(tmp_path)
     write_raw(folder, synthetic.stories(12, seed=5))
@@ -99,6 +101,7 @@ def test_window_names_a_few_skipped_stories_per_reason_and_counts_the_rest(tmp_p
     assert log[4] == "error: window: no valid story remains of 12 read ({'too_short': 12})"
 
 
+@pytest.mark.slow
 def test_window_skips_text_that_is_not_utf8(tmp_path):
     folder = make_project(tmp_path)
     stories = list(synthetic.stories(12, seed=5))
@@ -112,6 +115,7 @@ def test_window_skips_text_that_is_not_utf8(tmp_path):
     assert json.loads((folder / "metrics/data.json").read_text())["skipped"] == {"invalid_text": 1}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change, message", [
     ({"window": {"k": 0}}, "window.k must be an integer >= 1, got 0"),
     ({"window": {"val_fraction": 0.6, "test_fraction": 0.5}}, "window.val_fraction + window.test_fraction must be < 1"),
@@ -130,6 +134,7 @@ def test_window_fails_in_one_line_and_writes_nothing(tmp_path, change, message):
     assert not [p for p in Path(folder / "data").iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change, message", [
     ({"data": {"source": "ftp"}}, "data.source must be one of synthetic, hub, parquet, got 'ftp'"),
     ({"data": {"source": "hub"}}, "use data.source=parquet with a local copy, or data.source=synthetic"),

@@ -2,6 +2,8 @@
 import io
 import re
 
+import pytest
+
 from conftest import make_project, run
 from storyseq import progress
 
@@ -29,6 +31,7 @@ def test_plain_lines_in_a_log(monkeypatch):
     assert lines[0].startswith("work:   0%") and lines[-2].startswith("work: 100%") and "50/50" in lines[-2]
 
 
+@pytest.mark.slow
 def test_repro_log_has_short_plain_lines(tmp_path):
     result = run(["dvc", "repro"], make_project(tmp_path))
     log = result.stdout + result.stderr

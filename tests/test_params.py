@@ -77,6 +77,7 @@ def test_every_key_has_a_comment():
             assert "#" in line, line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["train", "evaluate", "plot"])
 def test_a_stage_run_by_hand_without_its_inputs_says_which(tmp_path, stage):
     (tmp_path / "params.yaml").write_text(open("params.yaml").read())

@@ -8,9 +8,11 @@ import pyarrow.parquet as pq
 from conftest import commit, make_project, ran_stages, run, update_params
 from storyseq.scoring import read_window_lines, summarise
 
+pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them
+
 ALL = {"fetch", "window", "embed", "train", "evaluate", "plot"}
 SYSTEMS = ("model", "copy_last", "nearest_neighbor", "constant", "oracle")  # oracle: synthetic data only
-SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr")
+SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr", "image_mae", "image_ssim", "placement")
 
 
 def repro(folder):
@@ -87,7 +89,7 @@ def test_metrics_are_on_the_test_split(small_project):
 
 
 def test_plots_and_outputs_exist(small_project):
-    for name in ("story_strips", "similarity", "dataset", "norms", "losses"):
+    for name in ("story_strips", "similarity", "dataset", "norms", "losses", "windows/window_1", "windows/window_2"):
         assert (small_project / f"plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
     text_loss = (small_project / "dvclive/plots/metrics/val/text.tsv").read_text().splitlines()
     assert text_loss[0] == "step\ttext" and len(text_loss) == 1 + 2  # one step per epoch, no timestamps

@@ -181,6 +181,7 @@ def test_the_whole_pipeline_runs_on_the_stand_in(hub, tmp_path):
                **json.loads((project / "metrics/baselines.json").read_text())}
     n_test = sum(w["split"] == "test" for w in windows)
     assert json.loads((project / "metrics/data.json").read_text())["windows"]["test"] == n_test
+    assert "oracle" not in metrics and "share_copy_last_to_oracle" not in metrics["model"]  # synthetic data only
     scored = [json.loads(line)["character_f1"] is not None for line in open(project / "plots/window_scores.jsonl")]
     assert len(scored) == n_test and 0 < sum(scored) <= n_test
     for system in ("model", "copy_last", "nearest_neighbor", "constant"):

@@ -13,6 +13,8 @@ import yaml
 
 from conftest import ROOT, SMALL, commit, env, make_project, run
 
+pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them
+
 # Params that make each stage slow enough for a kill to land in the middle of its work.
 SLOW = {"embed": {**SMALL, "embed": {**SMALL["embed"], "image_size": 224}},
         "train": {**SMALL, "train": {**SMALL["train"], "epochs": 30}}}

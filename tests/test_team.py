@@ -3,7 +3,11 @@ folder); an experiment run in clone A is pushed, pulled into clone B and restore
 commits it and registers the model's version (a GTO tag), and `dvc artifacts get` fetches it."""
 import json
 
+import pytest
+
 from conftest import commit, make_project, run
+
+pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them
 
 OUTPUTS = ["models/model.pt", "metrics/scores.json", "dvclive/metrics.json", "dvclive/plots/metrics/val/text.tsv"]
 
