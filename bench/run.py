@@ -15,10 +15,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from conftest import SMALL, commit, make_project, ran_stages, run, update_params  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 from storyseq import compare, markup, params as P, synthetic  # noqa: E402
+from storyseq.project import SMALL, commit, make_project, ran_stages, run, update_params  # noqa: E402
 from storyseq import features  # noqa: E402
 from storyseq.dataset import Vocabulary, load_windows  # noqa: E402
 from storyseq.encoders import image_encoder_for, load_text_encoder  # noqa: E402

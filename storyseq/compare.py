@@ -4,7 +4,7 @@ interval from a hierarchical bootstrap (seeds resampled within each group, test 
 once for both: paired on story ids). Everything comes from the per-window statistics that
 evaluate writes; nothing is scored again. Prints Markdown tables.
 
-    python -m storyseq.compare [--reference train.lambda_contrastive=0] [--resamples 1000]
+    python -m storyseq.compare [--reference train.lambda_contrastive=0] [--resamples 1000] [--rev HEAD]
 """
 import argparse
 
@@ -28,16 +28,17 @@ def flat(tree, prefix=""):
     return out
 
 
-def experiments(repo="."):
-    """Every experiment that `dvc exp show` lists (not the workspace, not the commits they start from):
-    [{"name", "params" (flat, the seed aside), "seed", "story_ids", "stats"}], the per-window
-    statistics read from each experiment's own commit."""
+def experiments(repo=".", rev=None):
+    """The commit `rev` (default HEAD), whose committed run counts as one seed of its params, and
+    every experiment that `dvc exp show` lists on it (not the workspace): [{"name", "params" (flat,
+    the seed aside), "seed", "story_ids", "stats"}], the per-window statistics read from each
+    run's own commit."""
     import dvc.api
 
     keys = flat(yaml.safe_load(open(f"{repo}/params.yaml")))
     runs = []
-    for row in dvc.api.exp_show(repo):
-        if row["typ"] == "baseline":
+    for row in dvc.api.exp_show(repo, revs=rev):
+        if row["rev"] == "workspace":
             continue
         params = {k: row.get(k, row.get(f"params.yaml:{k}")) for k in keys}
         story_ids, _, stats = read_window_lines(dvc.api.read(WINDOWS, repo=repo, rev=row["rev"]).splitlines())
@@ -140,8 +141,9 @@ def main():
     parser.add_argument("--reference", help="the group the others are compared with, e.g. train.lambda_contrastive=0")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--rev", help="the commit whose run and experiments are compared (default: HEAD)")
     args = parser.parse_args()
-    runs = experiments()
+    runs = experiments(rev=args.rev)
     if not runs:
         raise SystemExit("compare: no experiments: run some with `dvc exp run` first")
     try:

@@ -1,6 +1,7 @@
 """Autoregressive caption generation from the story context and the K input captions. The
 decoder only ever sees its own previous outputs, never the reference."""
 import torch
+from torch.nn import functional as F
 
 from storyseq.features import target_pixels
 
@@ -140,3 +141,24 @@ def predict(model, cache, windows, vocab, tokenizer, generation, batch_size=256,
         if progress:
             progress(len(rows))
     return torch.cat(images), captions
+
+
+@torch.no_grad()
+def model_outputs(model, cache, test, n_heatmap=12):
+    """The model's views of the test windows, computed on the device of the model and the cache
+    and returned on the CPU: predicted images, LSTM step outputs, projections of the target
+    frames, and the image-text similarity of one target frame per test story."""
+    device = cache["image_features"].device
+    inputs, target = test["inputs"].to(device), test["target"].to(device)
+    context, steps = model.window_context(cache["image_features"], cache["text_features"], inputs)
+    predicted = model.predict_image(context, target_pixels(cache, inputs[:, -1]))
+    first = {}
+    for i, sid in enumerate(test["story_ids"]):
+        first.setdefault(sid, test["target"][i].item())
+    frames = torch.tensor(list(first.values())[:n_heatmap], device=device)
+    image_emb, text_emb = model.project(cache["image_features"][frames], cache["text_features"][frames])
+    all_image, all_text = model.project(cache["image_features"][target], cache["text_features"][target])
+    similarity = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
+    return {"predicted": predicted.cpu(), "steps": steps.cpu(), "frames": frames.cpu(),
+            "heatmap_stories": list(first)[:n_heatmap], "similarity": similarity.cpu(),
+            "image_norms": all_image.norm(dim=-1).cpu(), "text_norms": all_text.norm(dim=-1).cpu()}

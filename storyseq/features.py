@@ -22,7 +22,8 @@ DECODE_CHUNK = 32  # frames per decode task: small enough to keep every worker b
 
 def decode_images(images, image_size, target_size):
     """Encoded frames -> (encoder input (B, 3, S, S), targets (B, 3, T, T)), both uint8.
-    torchvision's antialiased bilinear resize gives PIL's bytes at about twice PIL's speed."""
+    torchvision's antialiased bilinear resize gives PIL's bilinear bytes within one level (a
+    rounding on under 1% of the values) at about twice PIL's speed."""
     big, small = [], []
     for data in images:
         with Image.open(io.BytesIO(data)) as img:

@@ -16,17 +16,16 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT
+from storyseq.project import ROOT
 from cuda_data import tiny_text_encoder, write_frames
 from storyseq import features
 from storyseq.baselines import nearest_neighbor
 from storyseq.dataset import Vocabulary, load_windows
-from storyseq.decoding import generate, input_captions, predict
+from storyseq.decoding import generate, input_captions, model_outputs, predict
 from storyseq.encoders import image_encoder_for
 from storyseq.model import StoryModel
 from storyseq.runtime import seed_everything, set_precision
 from storyseq.training import fit
-from stages.plot import model_outputs
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device here; run `make gpu-check` on a machine with one")

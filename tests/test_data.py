@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import Dataset
 
-from conftest import make_project, run, update_params
+from storyseq.project import make_project, run, update_params
 from storyseq import markup, synthetic
 from storyseq.sources import FEATURES, RAW_SCHEMA, open_source, write_stories
 from storyseq.windows import assign_splits, window_rows

@@ -29,11 +29,11 @@ def test_minilm_puts_captions_about_the_same_thing_close():
 def test_efficientnet_features_are_deterministic_and_discriminative():
     """The same shape at the same place on two backgrounds is closer than two shapes on one."""
     encoder = load_image_encoder("efficientnet_lite0")
-    circle = {"colour": "red", "shape": "circle", "row": 0}
-    square = {"colour": "blue", "shape": "square", "row": 1}
-    frames = [synthetic._render("city street", [square], [3]), synthetic._render("meadow", [square], [3]),
-              synthetic._render("meadow", [circle], [1])]
-    pixels = decode_images([synthetic._encode_png(f) for f in frames], 160, 16)[0]
+    circle = {"colour": "red", "shape": "circle", "row": 0, "column": 1}
+    square = {"colour": "blue", "shape": "square", "row": 1, "column": 3}
+    frames = [synthetic.render({"palette": palette, "light": 0, "cast": [shape]})
+              for palette, shape in ((2, square), (0, square), (0, circle))]
+    pixels = decode_images([synthetic.encode_png(f) for f in frames], 160, 16)[0]
     with torch.inference_mode():
         features = encoder(pixels)
         assert torch.equal(features, encoder(pixels))
@@ -61,14 +61,15 @@ def test_runtime_auto_is_onnxruntime_on_the_cpu_and_torch_on_cuda():
         resolve_runtime("onnxruntime", torch.device("cuda"), "embed.runtime")
 
 
-def test_decoding_resizes_exactly_as_pil_bilinear():
+def test_decoding_resizes_as_pil_bilinear_within_one_level():
     images = [image["bytes"] for image in next(synthetic.stories(1, seed=4))["images"]]
     big, small = decode_images(images, 160, 32)
     for data, b, s in zip(images, big, small):
         with Image.open(io.BytesIO(data)) as img:
             img = img.convert("RGB")
-            assert torch.equal(b, pil_to_tensor(img.resize((160, 160), Image.BILINEAR)))
-            assert torch.equal(s, pil_to_tensor(img.resize((32, 32), Image.BILINEAR)))
+            for ours, size in ((b, 160), (s, 32)):
+                difference = (ours.int() - pil_to_tensor(img.resize((size, size), Image.BILINEAR)).int()).abs()
+                assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
 
 
 def test_decode_workers_and_batches_do_not_change_the_bytes():

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import make_project, run
+from storyseq.project import make_project, run
 from storyseq import progress
 
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import ROOT
+from storyseq.project import ROOT
 
 from storyseq import params as P
 from storyseq.errors import StageError

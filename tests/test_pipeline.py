@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import pyarrow.parquet as pq
 
-from conftest import commit, make_project, ran_stages, run, update_params
+from storyseq.project import commit, make_project, ran_stages, run, update_params
 from storyseq.scoring import read_window_lines, summarise
 
 pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them

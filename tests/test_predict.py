@@ -5,10 +5,9 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from conftest import run
+from storyseq.project import run
 from hub_layout import write_hub_folder
 from storyseq import decoding, features, params as P
 from storyseq.dataset import Vocabulary, load_windows

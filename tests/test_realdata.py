@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import ROOT, SMALL, make_project, run
+from storyseq.project import ROOT, SMALL, make_project, run
 from hub_layout import write_hub_folder
 from storyseq import grounding, markup, sources
 from storyseq.encoders import load_tokenizer

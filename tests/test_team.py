@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import commit, make_project, run
+from storyseq.project import commit, make_project, run
 
 pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them
 
