@@ -14,6 +14,7 @@ seed-0 checkpoint), CAPTIONS (a folder for every run's captions, NAME-SEED.json,
 where the bundled MiniLM package is missing). Packages a GPU image lacks (nltk, rouge-score) can
 come from .gpu/site."""
 import json
+from dataclasses import replace
 import multiprocessing
 import os
 import sys
@@ -29,7 +30,7 @@ import torch  # noqa: E402
 from storyseq.dataset import frame_values  # noqa: E402
 from storyseq import features, params as P  # noqa: E402
 from storyseq.dataset import load_windows  # noqa: E402
-from storyseq.decoding import predict, settings  # noqa: E402
+from storyseq.decoding import Generation, predict  # noqa: E402
 from storyseq.encoders import load_tokenizer  # noqa: E402
 from storyseq.grounding import character_f1, window_characters  # noqa: E402
 from storyseq.model import StoryModel  # noqa: E402
@@ -77,7 +78,7 @@ def one(job):
                     "tokenizer": meta["tokenizer"]}, f"{os.environ['SAVE']}/{name}.pt")
     tokenizer = load_tokenizer(os.environ.get("TOKENIZER", meta["tokenizer"]))
     _, captions = predict(model.eval(), on_device, windows["test"], vocab, tokenizer,
-                          {**settings(params.evaluate), "beam_size": 1})
+                          replace(Generation.from_params(params.evaluate), beam_size=1))
     if os.environ.get("CAPTIONS"):
         Path(os.environ["CAPTIONS"], f"{name}-{seed}.json").write_text(json.dumps(captions))
     return {"name": name, "seed": seed, **scores(captions, cache, windows["test"], folder, tokenizer),

@@ -11,7 +11,7 @@ from storyseq.atomic import atomic_path, write_json
 from storyseq.baselines import constant_caption, copy_last, nearest_neighbor
 from storyseq.bootstrap import paired_interval, score_interval, story_weights
 from storyseq.dataset import Vocabulary, frame_values, load_windows
-from storyseq.decoding import predict, settings
+from storyseq.decoding import Generation, predict
 from storyseq.encoders import load_tokenizer
 from storyseq.errors import run_stage
 from storyseq.features import target_pixels
@@ -83,7 +83,7 @@ def main():
     characters = window_characters(frame_values(cache, "tagged_text"), test, lambda text: normalise(text, tokenizer))
     best = oracle.predictions([[reasoning[r] for r in rows] for rows in test["inputs"].tolist()], meta["target_size"])
     with tqdm(total=(5 + (best is not None)) * n, desc="evaluate: generate and score", unit="window") as bar:
-        outputs = {"model": predict(model.to(device), on_device, test, vocab, tokenizer, settings(ev),
+        outputs = {"model": predict(model.to(device), on_device, test, vocab, tokenizer, Generation.from_params(ev),
                                     progress=bar.update),
                    **baselines(on_device, train, test, texts, targets)}
         if best is not None:

@@ -1,5 +1,7 @@
 """Autoregressive caption generation from the story context and the K input captions. The
 decoder only ever sees its own previous outputs, never the reference."""
+from dataclasses import asdict, dataclass, fields
+
 import torch
 from torch.nn import functional as F
 
@@ -114,9 +116,18 @@ def generate(decoder, context, source, vocab, max_new_tokens, beam_size=1, no_re
     return beam_search(decoder, context, source, vocab, max_new_tokens, beam_size, no_repeat_ngram, stop)
 
 
-def settings(ev):
-    """generate()'s keyword arguments from the evaluate params."""
-    return {key: ev[key] for key in ("max_new_tokens", "beam_size", "no_repeat_ngram", "stop")}
+@dataclass(frozen=True)
+class Generation:
+    """How captions are generated: generate()'s settings. The evaluate params of the same names
+    set them for the pipeline; the defaults are those params' committed values, for predict."""
+    max_new_tokens: int = 160
+    beam_size: int = 1
+    no_repeat_ngram: int = 8
+    stop: str = "median"
+
+    @classmethod
+    def from_params(cls, ev):
+        return cls(**{f.name: ev[f.name] for f in fields(cls)})
 
 
 def input_captions(cache, inputs, pad_id):
@@ -128,7 +139,7 @@ def input_captions(cache, inputs, pad_id):
 @torch.no_grad()
 def predict(model, cache, windows, vocab, tokenizer, generation, batch_size=256, progress=None):
     """The model's (images on the CPU, captions) for every window, generated autoregressively on
-    the device of the model and the cache with generate()'s keyword arguments `generation`.
+    the device of the model and the cache with the Generation settings `generation`.
     Only frames 1..K of a window are read; progress(n) is called after each batch of n windows."""
     device = cache["image_features"].device
     images, captions = [], []
@@ -136,7 +147,7 @@ def predict(model, cache, windows, vocab, tokenizer, generation, batch_size=256,
         context, _ = model.window_context(cache["image_features"], cache["text_features"], rows)
         images.append(model.predict_image(context, target_pixels(cache, rows[:, -1])).cpu())
         source = input_captions(cache, rows, vocab.special_id(vocab.pad))
-        for seq in generate(model.text_decoder, context, source, vocab, **generation):
+        for seq in generate(model.text_decoder, context, source, vocab, **asdict(generation)):
             captions.append(tokenizer.decode(seq, skip_special_tokens=True))
         if progress:
             progress(len(rows))

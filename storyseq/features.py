@@ -118,13 +118,14 @@ def embed_images(frames_path, encoder, image_size, target_size, batch_size, devi
     return features.cpu(), targets
 
 
-def embed_texts(texts, encoder, max_tokens, batch_size, device, precision):
-    """The text path: (features (N, D) float32 on the CPU, target token ids (N, max_tokens) int32)."""
+def embed_texts(texts, encoder, max_tokens, batch_size, device, precision, progress=True):
+    """The text path: (features (N, D) float32 on the CPU, target token ids (N, max_tokens) int32),
+    with a progress bar unless `progress` is False."""
     tokenizer = encoder.tokenizer
     features = torch.empty(len(texts), encoder.dim, device=device)
     token_ids = torch.full((len(texts), max_tokens), tokenizer.pad_token_id, dtype=torch.int32)
     with torch.inference_mode(), precision:
-        for start in tqdm(range(0, len(texts), batch_size), desc="embed text", unit="batch"):
+        for start in tqdm(range(0, len(texts), batch_size), desc="embed text", unit="batch", disable=not progress):
             batch = texts[start:start + batch_size]
             features[start:start + len(batch)] = encoder(batch, device).float()
             ids = tokenizer(batch, truncation=True, max_length=max_tokens)["input_ids"]

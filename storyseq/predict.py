@@ -1,7 +1,10 @@
 """Use the trained model on one story: predict the caption and image of the frame after K
 given frames, with the encoders of the embed stage and the decoding of the evaluate stage.
 
-    python -m storyseq.predict --story ID --frames 3 4 5 6 [--source data/raw/stories.parquet] [--out prediction.png]
+    python -m storyseq.predict --story ID --frames 3 4 5 6 [--source data/raw/stories.parquet] [--out FILE.png]
+
+It reads no params.yaml: the model and its encoders come from the checkpoint and
+data/features/meta.json, the decoding from the flags (by default the committed evaluate params).
 
 The source is any file or folder of stories in the hub's schema: data/raw/stories.parquet (the
 fetch stage's output), a parquet file, or a folder in the hub's layout (data/train-*.parquet)."""
@@ -17,7 +20,7 @@ from PIL import Image
 from storyseq import features, markup, params as P
 from storyseq.atomic import atomic_path
 from storyseq.dataset import Vocabulary
-from storyseq.decoding import predict, settings
+from storyseq.decoding import Generation, predict
 from storyseq.encoders import image_encoder_for, load_text_encoder, load_tokenizer
 from storyseq.errors import StageError, run_stage
 from storyseq.model import load_checkpoint
@@ -68,7 +71,7 @@ def window_features(images, texts, meta, device):
     with torch.inference_mode(), precision:
         image_features = image_encoder(pixels.to(device)).float()
     text_features, token_ids = features.embed_texts(texts, text_encoder, meta["max_tokens"], len(texts), device,
-                                                    precision)
+                                                    precision, progress=False)
     cache = {"image_features": image_features, "text_features": text_features, "target_images": targets,
              "token_ids": token_ids}
     return features.on_device(cache, device)
@@ -80,10 +83,17 @@ def main(argv=None):
     parser.add_argument("--frames", required=True, type=int, nargs="+", help="K input frame numbers (1-based)")
     parser.add_argument("--source", default="data/raw/stories.parquet", help="parquet file or hub-layout folder")
     parser.add_argument("--model", default="models/model.pt", help="checkpoint written by the train stage")
-    parser.add_argument("--out", default="prediction.png", help="PNG of the predicted image")
+    parser.add_argument("--out", help="PNG of the predicted image (default: predictions/STORY-FRAME.png)")
     parser.add_argument("--device", default="auto", choices=P.DEVICES, help="where the encoders and model run")
+    defaults = Generation()
+    parser.add_argument("--beam-size", type=int, default=defaults.beam_size, help="1: greedy; more: beam search")
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, help="longest caption")
+    parser.add_argument("--no-repeat-ngram", type=int, default=defaults.no_repeat_ngram,
+                        help="never repeat a run of this many tokens (0: no rule)")
+    parser.add_argument("--stop", default=defaults.stop, choices=("median", "argmax"), help="where a caption ends")
     args = parser.parse_args(argv)
-    ev = P.load("evaluate").evaluate
+    generation = Generation(args.max_new_tokens, args.beam_size, args.no_repeat_ngram, args.stop)
+    out = args.out or f"predictions/{args.story}-{args.frames[-1] + 1}.png"
     device = resolve_device(args.device, "--device")
     seed_everything(0)
     if not Path(args.model).is_file():
@@ -104,12 +114,12 @@ def main(argv=None):
     cache = window_features([images[f - 1] for f in args.frames], [texts[f - 1] for f in args.frames], meta, device)
     vocab, tokenizer = Vocabulary(checkpoint["vocab"]), load_tokenizer(checkpoint["tokenizer"])
     predicted, captions = predict(model.to(device), cache, {"inputs": torch.arange(k).unsqueeze(0)}, vocab, tokenizer,
-                                  settings(ev))
+                                  generation)
     pixels = (predicted[0] * 255).round().byte().permute(1, 2, 0).numpy()
-    with atomic_path(args.out) as tmp:
+    with atomic_path(out) as tmp:
         Image.fromarray(pixels).resize((PNG_SIZE, PNG_SIZE), Image.NEAREST).save(tmp, format="PNG")
     print(captions[0])
-    print(f"predict: frame after {args.frames[-1]} of story {args.story!r} -> {args.out}", file=sys.stderr)
+    print(f"predict: frame after {args.frames[-1]} of story {args.story!r} -> {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

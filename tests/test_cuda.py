@@ -21,7 +21,7 @@ from cuda_data import tiny_text_encoder, write_frames
 from storyseq import features
 from storyseq.baselines import nearest_neighbor
 from storyseq.dataset import Vocabulary, load_windows
-from storyseq.decoding import generate, input_captions, model_outputs, predict
+from storyseq.decoding import Generation, generate, input_captions, model_outputs, predict
 from storyseq.encoders import image_encoder_for
 from storyseq.model import StoryModel
 from storyseq.runtime import seed_everything, set_precision
@@ -33,7 +33,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 EMBED = {"image_size": 32, "target_size": 16, "max_tokens": 40, "batch_size": 8}
 MODEL = {"embed_dim": 32, "hidden_dim": 32, "token_dim": 16, "dropout": 0.0, "image_channels": 16,  # CPU and CUDA dropout masks differ
          "text_decoder": "copy"}
-GENERATION = {"max_new_tokens": 20, "beam_size": 1, "no_repeat_ngram": 8, "stop": "median"}  # the default rules
+GENERATION = Generation(max_new_tokens=20)  # the default rules
 VOCAB_SIZE = 12  # below the captions' ids, so that generation must copy some
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 0.002, "weight_decay": 0.01, "lambda_contrastive": 0.5,
          "temperature": 0.07, "seed": 0,

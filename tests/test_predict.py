@@ -1,5 +1,6 @@
 """python -m storyseq.predict: the evaluate stage's caption and image for a window of a
 default-run story, a story of a hub-layout folder, and one-line errors for bad input."""
+import ast
 import json
 import sys
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from storyseq.project import run
+from storyseq.project import ROOT, run
 from hub_layout import write_hub_folder
 from storyseq import decoding, features, params as P
 from storyseq.dataset import Vocabulary, load_windows
@@ -26,7 +27,7 @@ def evaluate_outputs(project):
     model, checkpoint = load_checkpoint(project / "models/model.pt")
     vocab, tokenizer = Vocabulary(checkpoint["vocab"]), load_tokenizer(checkpoint["tokenizer"])
     ev = P.load("evaluate", path=project / "params.yaml").evaluate
-    settings = (vocab, tokenizer, decoding.settings(ev))
+    settings = (vocab, tokenizer, decoding.Generation.from_params(ev))
     batch = predict(model, cache, windows, *settings)
     single = [predict(model, cache, {"inputs": row[None]}, *settings) for row in windows["inputs"]]
     return cache, windows, batch, single
@@ -86,3 +87,11 @@ def test_bad_input_gets_a_one_line_error_and_no_png(small_project, tmp_path, arg
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_predicts_default_decoding_is_the_committed_evaluate_params():
+    """predict reads no params.yaml: its flags' defaults are the evaluate params as committed."""
+    committed = P.load("evaluate", path=ROOT / "params.yaml").evaluate
+    assert decoding.Generation() == decoding.Generation.from_params(committed)
+    calls = [n.func for n in ast.walk(ast.parse((ROOT / "storyseq/predict.py").read_text())) if isinstance(n, ast.Call)]
+    assert not [f for f in calls if isinstance(f, ast.Attribute) and f.attr == "load" and getattr(f.value, "id", "") == "P"]
