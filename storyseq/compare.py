@@ -110,16 +110,21 @@ def find_group(grouped, reference):
 
 
 def report(grouped, reference=None, n_resamples=1000, seed=0):
-    """The Markdown tables: mean ± sd per group, then each group minus the reference (default: the first)."""
+    """The Markdown tables: mean ± sd per group, then each group minus the reference (default: the
+    first). A score that no run has (runs made before it existed, or another source) is left out."""
     reference = find_group(grouped, reference) if reference else next(iter(grouped))
-    header = [NAMES[k] for k in SCORES]
-    rows = [[label, n, *(fmt(k, m) + ("" if np.isnan(s) else f" ± {fmt(k, s)}") for k, m, s in zip(SCORES, means, sds))]
-            for label, (n, means, sds) in seed_table(grouped).items()]
+    table = seed_table(grouped)
+    shown = [i for i in range(len(SCORES)) if not all(np.isnan(means[i]) for _, means, _ in table.values())]
+    header = [NAMES[SCORES[i]] for i in shown]
+    rows = [[label, n, *(fmt(SCORES[i], means[i]) + ("" if np.isnan(sds[i]) else f" ± {fmt(SCORES[i], sds[i])}")
+                         for i in shown)]
+            for label, (n, means, sds) in table.items()]
     text = markdown(["params", "seeds", *header], rows) + "\n\n(mean ± sd over seeds)"
     if len(grouped) > 1:
         stories = len(set(next(iter(grouped.values()))[0]["story_ids"]))
-        rows = [[f"{label} minus {reference}", *(f"{fmt(k, d, signed=True)} ({fmt(k, lo)} to {fmt(k, hi)})"
-                                                 for k, (d, lo, hi) in zip(SCORES, diffs))]
+        rows = [[f"{label} minus {reference}", *(f"{fmt(SCORES[i], diffs[i][0], signed=True)} "
+                                                 f"({fmt(SCORES[i], diffs[i][1])} to {fmt(SCORES[i], diffs[i][2])})"
+                                                 for i in shown)]
                 for label, diffs in paired_differences(grouped, reference, n_resamples, seed).items()]
         text += "\n\n" + markdown(["difference", *header], rows) + (
             f"\n\n(difference of the means over seeds; 95% interval from {n_resamples} bootstrap resamples of the"

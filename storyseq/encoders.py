@@ -38,8 +38,8 @@ class ImageEncoder:
 
 
 class OnnxImageEncoder:
-    """The same network exported to ONNX and run by ONNX Runtime on the CPU, where it is
-    about 3x faster than eager torch (see README, Benchmark). Deterministic compute is on."""
+    """The same network exported to ONNX and run by ONNX Runtime on the CPU, where it is faster
+    than eager torch (`make bench`: onnxruntime_vs_torch). Deterministic compute is on."""
 
     def __init__(self, encoder, image_size):
         import onnxruntime

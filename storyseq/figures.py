@@ -50,7 +50,6 @@ def strips_figure(examples, wrap=150):
         caption = strip.add_subplot(grid[1, :])
         caption.axis("off")
         caption.text(0, 1, text, transform=caption.transAxes, fontsize=7, va="top", family="monospace")
-    fig.suptitle("Test stories: K input frames, true and predicted frame K+1")
     return fig
 
 
