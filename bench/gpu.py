@@ -20,8 +20,8 @@ import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from cuda_data import tiny_text_encoder, write_frames  # noqa: E402
+sys.path[:0] = [str(ROOT)]
+from storyseq.gpu_data import tiny_text_encoder, write_frames  # noqa: E402
 
 from storyseq import features  # noqa: E402
 from storyseq.dataset import Vocabulary, load_windows  # noqa: E402

@@ -18,8 +18,8 @@ REACH = 0.5  # RGB distance (in [0, 1] units) at which a pixel stops counting fo
 def column_weights(picture, colour, row):
     """Per column, the weight of `colour` in the row band of `row`, in a (3, T, T) picture."""
     size = picture.shape[-1]
-    top = round((synthetic.row_centre(row) - synthetic.RADIUS) / synthetic.HEIGHT * size)
-    bottom = round((synthetic.row_centre(row) + synthetic.RADIUS) / synthetic.HEIGHT * size)
+    top = round((synthetic.ROW_Y[row] - synthetic.RADIUS) / synthetic.HEIGHT * size)
+    bottom = round((synthetic.ROW_Y[row] + synthetic.RADIUS) / synthetic.HEIGHT * size)
     band = picture[:, top:bottom]
     target = torch.tensor(synthetic.COLOURS[colour], dtype=band.dtype)[:, None, None] / 255
     weight = (1 - (band - target).norm(dim=0) / REACH).clamp(min=0).sum(0)

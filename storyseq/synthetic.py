@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 192, 96
 RADIUS = 12  # half the side of a character's shape, in pixels
+ROW_Y = (18, 48, 78)  # the y of a character's centre in each of the MAX_CAST rows
 COLUMNS = 6
 MAX_CAST = 3
 LIGHT_STEPS = 8  # the sky darkens one step a frame; night falls at the last step, morning comes after it
@@ -53,10 +54,6 @@ def _syllables(rng, n):
     return "".join(rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(n))
 
 
-def new_name(rng):
-    return _syllables(rng, rng.choice((2, 3))).capitalize()
-
-
 def _new_character(rng, story, row, column=None):
     """A new character in `row`: its own name, colour, shape and action loop."""
     taken = {(c["colour"], c["shape"]) for c in story["cast"]}
@@ -65,7 +62,8 @@ def _new_character(rng, story, row, column=None):
     column = rng.randrange(COLUMNS) if column is None else column
     heading = {0: 1, COLUMNS - 1: -1}.get(column, rng.choice((-1, 1)))
     loop = rng.sample(range(len(ACTIONS)), rng.choice(LOOP_LENGTHS))
-    return {"id": f"char{story['next_id']}", "name": new_name(rng), "colour": colour, "shape": shape, "row": row,
+    name = _syllables(rng, rng.choice((2, 3))).capitalize()
+    return {"id": f"char{story['next_id']}", "name": name, "colour": colour, "shape": shape, "row": row,
             "column": column, "heading": heading, "loop": loop, "phase": 0, "action": loop[0], "event": None}
 
 
@@ -149,7 +147,7 @@ def render(story):
     draw.rectangle((WIDTH * 0.46, HEIGHT * 0.15, WIDTH * 0.54, HEIGHT * 0.4), fill=tuple(v // 2 for v in ground))
     cell, r = WIDTH / COLUMNS, RADIUS
     for c in story["cast"]:
-        cx, cy = cell * (c["column"] + 0.5), row_centre(c["row"])
+        cx, cy = cell * (c["column"] + 0.5), ROW_Y[c["row"]]
         box, fill = (cx - r, cy - r, cx + r, cy + r), COLOURS[c["colour"]]
         if c["shape"] == "circle":
             draw.ellipse(box, fill=fill, outline=(0, 0, 0))
@@ -160,11 +158,6 @@ def render(story):
         else:
             draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=fill, outline=(0, 0, 0))
     return image
-
-
-def row_centre(row):
-    """The y of a character's centre in row 0, 1 or 2 of the picture."""
-    return 18 + 30 * row
 
 
 def encode_png(image):

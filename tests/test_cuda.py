@@ -17,7 +17,7 @@ import torch
 import yaml
 
 from storyseq.project import ROOT
-from cuda_data import tiny_text_encoder, write_frames
+from storyseq.gpu_data import tiny_text_encoder, write_frames
 from storyseq import features
 from storyseq.baselines import nearest_neighbor
 from storyseq.dataset import Vocabulary, load_windows
