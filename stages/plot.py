@@ -36,8 +36,8 @@ def main():
         writer = csv.DictWriter(f, fieldnames=["system", *(f"{k}{end}" for k in SCORES for end in ("", "_low", "_high"))])
         writer.writeheader()
         writer.writerows({"system": s, **{k: scores[s][k] for k in SCORES},
-                          **{f"{k}_{end}": intervals[s][k][end] for k in SCORES for end in ("low", "high")}}
-                         for s in scores)  # the model, the baselines, and the oracle where there is one
+                          **{f"{k}_{end}": intervals[s].get(k, {}).get(end) for k in SCORES for end in ("low", "high")}}
+                         for s in scores)  # the oracle where there is one; a score with no window has no interval
 
     device = resolve_device(params["device"], "plot.device")
     views = model_outputs(model.to(device), features.on_device(cache, device), test)

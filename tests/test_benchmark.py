@@ -128,7 +128,8 @@ def test_evaluate_gives_the_oracle_frames_1_to_k(small_project):
         shifted += p["oracle"] == leaked.lower()
     assert right == len(predictions) > shifted
     scores = json.loads((small_project / "metrics/scores.json").read_text())
-    assert set(scores["share_copy_last_to_oracle"]) == {"bleu", "rouge_l", "meteor", "character_f1", "image_mse"}
+    assert set(scores["share_copy_last_to_oracle"]) == {"bleu", "rouge_l", "meteor", "character_f1", "image_mse",
+                                                        "image_ssim", "placement"}
 
 
 def target_size_pictures(images):

@@ -126,7 +126,7 @@ def test_a_hub_layout_folder_gives_the_official_test_split(hub, tmp_path):
     splits, fetched, data, _ = fetch_and_window(folder, folder, tmp_path)
     assert splits["test"] == set(ids["test"])
     assert splits["train"] | splits["val"] == set(ids["train"]) and not splits["train"] & splits["val"]
-    assert len(splits["val"]) == round(24 * 0.15)
+    assert len(splits["val"]) == round(24 * yaml.safe_load((ROOT / "params.yaml").read_text())["window"]["val_fraction"])
     assert fetched["stories"] == {"train": 24, "test": 8} and fetched["test_split_found"] is True
     assert data["source_splits"] == {"train": "train", "val": "train", "test": "test"}
     assert data["test_split"] == "the source's test split"
