@@ -59,7 +59,7 @@ def next_state(frames):
     cast = []
     for c in last["cast"]:
         before = [x["column"] for f in frames[:-1] for x in f["cast"] if x["id"] == c["id"]]
-        heading = {0: 1, synthetic.COLUMNS - 1: -1}.get(c["column"]) or c["column"] - before[-1]
+        heading = synthetic.INWARD.get(c["column"]) or c["column"] - before[-1]
         seen = {len(frames) - i: x["action"] for i, f in enumerate(frames) for x in f["cast"]
                 if x["id"] == c["id"] and x["action"] is not None}
         following = {**c, "heading": heading}

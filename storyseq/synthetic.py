@@ -47,7 +47,7 @@ LANDMARKS = ("the old oak", "the well", "the stone bridge", "the windmill", "the
 ONSETS = "b d f g h k l m n p r s t v z br dr kr tr sh th".split()
 VOWELS = "a e i o u ai ea ou".split()
 PLACE_ENDINGS = ("ford", "mere", "wick", "dale", "holm", "stead")
-SIDES = {0: "left", COLUMNS - 1: "right"}
+SIDES, INWARD = {0: "left", COLUMNS - 1: "right"}, {0: 1, COLUMNS - 1: -1}  # an edge column's side; heading there
 
 
 def _syllables(rng, n):
@@ -60,7 +60,7 @@ def _new_character(rng, story, row, column=None):
     colour, shape = rng.choice([(c, s) for c in COLOURS for s in SHAPES if (c, s) not in taken])
     story["next_id"] += 1
     column = rng.randrange(COLUMNS) if column is None else column
-    heading = {0: 1, COLUMNS - 1: -1}.get(column, rng.choice((-1, 1)))
+    heading = INWARD.get(column, rng.choice((-1, 1)))
     loop = rng.sample(range(len(ACTIONS)), rng.choice(LOOP_LENGTHS))
     name = _syllables(rng, rng.choice((2, 3))).capitalize()
     return {"id": f"char{story['next_id']}", "name": name, "colour": colour, "shape": shape, "row": row,
