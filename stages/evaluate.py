@@ -54,14 +54,14 @@ def baselines(on_device, train, test, texts, targets):
     return outputs
 
 
-def scored(references, captions, images, targets, characters, target_sections, bar):
+def scored(references, captions, images, targets, characters, targets_shown, bar):
     """Per-window statistics of one system, SCORE_CHUNK windows at a time."""
     parts = []
     for i in range(0, len(references), SCORE_CHUNK):
         part = slice(i, i + SCORE_CHUNK)
         parts.append({**text_stats(references[part], captions[part]), **image_stats(images[part], targets[part]),
                       "character_f1": character_f1(captions[part], characters[part]),
-                      "placement": placement(images[part], target_sections[part])})
+                      "placement": placement(images[part], targets_shown[part])})
         bar.update(len(references[part]))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -88,8 +88,8 @@ def main():
                    **baselines(on_device, train, test, texts, targets)}
         if best is not None:
             outputs["oracle"] = (best[0], [normalise(caption, tokenizer) for caption in best[1]])
-        target_sections = [reasoning[r] for r in test["target"].tolist()]  # scoring only, like the references
-        stats = {name: scored(references, captions, images, targets[test["target"]], characters, target_sections, bar)
+        targets_shown = [oracle.parse(reasoning[r]) for r in test["target"].tolist()]  # for scoring only
+        stats = {name: scored(references, captions, images, targets[test["target"]], characters, targets_shown, bar)
                  for name, (images, captions) in outputs.items()}
     scores = {name: {k: v if v is None else round(v, 6) for k, v in summarise(system).items()}
               for name, system in stats.items()}

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from storyseq import synthetic
-from storyseq.oracle import parse
 
 REACH = 0.5  # RGB distance (in [0, 1] units) at which a pixel stops counting for a colour
 
@@ -34,11 +33,12 @@ def placed(picture, character):
     return bool(best > 0 and (weights == best).sum() == 1 and weights[character["column"]] == best)
 
 
-def placement(pictures, target_sections):
-    """Per window, the share of frame K+1's characters that the picture places (NaN: not scored)."""
+def placement(pictures, targets_shown):
+    """Per window, the share of frame K+1's characters that the picture places (NaN: not scored);
+    `targets_shown` holds what each window's frame K+1 shows (oracle.parse of its section; None
+    where there is no record)."""
     scores = []
-    for picture, section in zip(pictures, target_sections):
-        state = parse(section)
-        cast = state["cast"] if state else []
+    for picture, shown in zip(pictures, targets_shown):
+        cast = shown["cast"] if shown else []
         scores.append(np.mean([placed(picture, c) for c in cast]) if cast else np.nan)
     return np.array(scores, dtype=float)

@@ -142,8 +142,8 @@ def test_placement_finds_each_character_in_its_column_and_nowhere_else():
     moved = {**story, "cast": [{**c, "column": (c["column"] + 2) % synthetic.COLUMNS} for c in story["cast"]]}
     empty = {**story, "cast": []}
     truth, shifted, blank = target_size_pictures([synthetic.render(s) for s in (story, moved, empty)])
-    assert placement([truth, shifted, blank], [section] * 3).tolist() == [1.0, 0.0, 0.0]
-    assert np.isnan(placement([truth], ["## Image 1\nno record"])[0])
+    assert placement([truth, shifted, blank], [oracle.parse(section)] * 3).tolist() == [1.0, 0.0, 0.0]
+    assert np.isnan(placement([truth], [oracle.parse("## Image 1\nno record")])[0])
 
 
 def test_evaluate_scores_placement_against_frame_k_plus_1(small_project):
@@ -153,7 +153,7 @@ def test_evaluate_scores_placement_against_frame_k_plus_1(small_project):
     windows = load_windows(small_project / "data/windows.parquet", cache)["test"]
     sections = frame_values(cache, "reasoning", small_project / "data")
     pictures = target_pixels(cache, windows["inputs"][:, -1])
-    against = {name: placement(pictures, [sections[r] for r in rows.tolist()])
+    against = {name: placement(pictures, [oracle.parse(sections[r]) for r in rows.tolist()])
                for name, rows in (("target", windows["target"]), ("last", windows["inputs"][:, -1]))}
     baselines = json.loads((small_project / "metrics/baselines.json").read_text())
     assert baselines["copy_last"]["placement"] == pytest.approx(np.nanmean(against["target"]), abs=1e-6)
