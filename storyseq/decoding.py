@@ -145,7 +145,7 @@ def predict(model, cache, windows, vocab, tokenizer, generation, batch_size=256,
     images, captions = [], []
     for rows in windows["inputs"].to(device).split(batch_size):
         context, _ = model.window_context(cache["image_features"], cache["text_features"], rows)
-        images.append(model.predict_image(context, target_pixels(cache, rows[:, -1])).cpu())
+        images.append(model.predict_image(context, target_pixels(cache, rows)).cpu())
         source = input_captions(cache, rows, vocab.special_id(vocab.pad))
         for seq in generate(model.text_decoder, context, source, vocab, **asdict(generation)):
             captions.append(tokenizer.decode(seq, skip_special_tokens=True))
@@ -162,7 +162,7 @@ def model_outputs(model, cache, test, n_heatmap=12):
     device = cache["image_features"].device
     inputs, target = test["inputs"].to(device), test["target"].to(device)
     context, steps = model.window_context(cache["image_features"], cache["text_features"], inputs)
-    predicted = model.predict_image(context, target_pixels(cache, inputs[:, -1]))
+    predicted = model.predict_image(context, target_pixels(cache, inputs))
     first = {}
     for i, sid in enumerate(test["story_ids"]):
         first.setdefault(sid, test["target"][i].item())

@@ -1,53 +1,30 @@
 """The story model: projections into a shared space, a fused LSTM over the K input frames,
-an image decoder and a text decoder (storyseq/text_decoders.py)."""
+an image decoder (storyseq/image_decoders.py) and a text decoder (storyseq/text_decoders.py)."""
 import torch
 from torch import nn
 
+from storyseq.image_decoders import ContextDecoder, FramePredictor
 from storyseq.text_decoders import CopyDecoder, Dropout, GRUDecoder
-
-
-class ImageDecoder(nn.Module):
-    """context -> Linear -> ConvTranspose stack (channels halved per step, down to 8) ->
-    (3, size, size) in [0, 1].
-
-    The stack paints a colour image and a keep-gate; the prediction is the gated blend of
-    frame K's image and the painted one. The gate starts near "keep", so the decoder starts
-    from copying the last frame and learns where the scene changes."""
-
-    def __init__(self, hidden_dim, size, channels, base=4):
-        super().__init__()
-        self.base, self.channels = base, channels
-        self.fc = nn.Linear(hidden_dim, channels * base * base)
-        layers, c = [], channels
-        while base < size:
-            out = max(c // 2, 8)
-            layers += [nn.ConvTranspose2d(c, out, 4, stride=2, padding=1), nn.ReLU()]
-            c, base = out, base * 2
-        head = nn.Conv2d(c, 4, 3, padding=1)
-        with torch.no_grad():
-            head.bias[3] = 2.0
-        self.up = nn.Sequential(*layers, head, nn.Sigmoid())
-
-    def forward(self, context, last_image):
-        x = self.up(torch.relu(self.fc(context)).view(-1, self.channels, self.base, self.base))
-        colour, keep = x[:, :3], x[:, 3:]
-        return keep * last_image + (1 - keep) * colour
 
 
 class StoryModel(nn.Module):
     def __init__(self, image_dim, text_dim, vocab_size, embed_dim, hidden_dim, target_size, dropout, image_channels,
-                 token_dim, text_decoder="copy", k=4, max_tokens=160, image_inputs=True):
+                 token_dim, text_decoder="copy", k=4, max_tokens=160, image_inputs=True, image_decoder="frames",
+                 frame_channels=16):
         super().__init__()
         self.image_inputs = image_inputs
         self.image_proj = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, embed_dim))
         self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, embed_dim))
         self.fuse = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.ReLU(), Dropout(dropout))
         self.lstm = nn.LSTM(hidden_dim, hidden_dim, batch_first=True)
-        self.image_decoder = ImageDecoder(hidden_dim, target_size, image_channels)
-        if text_decoder == "copy":
+        if text_decoder == "copy":  # built before the image decoder, whose choice then leaves its init alone
             self.text_decoder = CopyDecoder(vocab_size, hidden_dim, dropout, k, max_tokens, token_dim)
         else:
             self.text_decoder = GRUDecoder(vocab_size, hidden_dim, dropout)
+        if image_decoder == "frames":
+            self.image_decoder = FramePredictor(hidden_dim, frame_channels, k)
+        else:
+            self.image_decoder = ContextDecoder(hidden_dim, target_size, image_channels)
 
     def project(self, image_features, text_features):
         """Per-frame projections into the shared (contrastive) space."""
@@ -61,19 +38,19 @@ class StoryModel(nn.Module):
         steps, _ = self.lstm(self.fuse(torch.cat([image_emb, text_emb], dim=-1)))
         return steps[:, -1], steps
 
-    def forward(self, image_emb, text_emb, last_image, source, caption, vocab):
+    def forward(self, image_emb, text_emb, frames, source, caption, vocab):
         """Teacher-forced outputs: (predicted image, per-token NLL (B, T - 1) of caption[:, 1:]),
-        from the input frames' projections (B, K, D), frame K's image and the input captions'
-        tokenizer ids `source` (B, K, L). The decoder's input is the caption shifted right."""
+        from the input frames' projections (B, K, D), their pixels (B, K, 3, S, S) and the input
+        captions' tokenizer ids `source` (B, K, L). The decoder's input is the caption shifted right."""
         context, _ = self.context(image_emb, text_emb)
         state = self.text_decoder.start(context, source, vocab)
         nll = self.text_decoder.nll(state, caption[:, :-1], caption[:, 1:], vocab)
-        return self.predict_image(context, last_image), nll
+        return self.predict_image(context, frames), nll
 
-    def predict_image(self, context, last_image):
-        """Frame K+1's picture from the story context and frame K's picture (which the text-only
-        ablation does not see: it paints from the context alone)."""
-        return self.image_decoder(context, last_image if self.image_inputs else torch.zeros_like(last_image))
+    def predict_image(self, context, frames):
+        """Frame K+1's picture from the story context and frames 1..K's pixels (B, K, 3, S, S),
+        which the text-only ablation does not see: it paints from the context alone."""
+        return self.image_decoder(context, frames if self.image_inputs else torch.zeros_like(frames))
 
     def window_context(self, image_features, text_features, inputs):
         """Context and LSTM outputs for windows given as (B, K) rows into the feature tensors."""

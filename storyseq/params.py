@@ -52,6 +52,8 @@ SCHEMA = {
     "model.hidden_dim": _int(8),
     "model.dropout": _float(0.0, 0.9),
     "model.image_channels": _int(8),
+    "model.image_decoder": _choice("frames", "context"),
+    "model.frame_channels": (int, lambda v: v >= 4 and v % 4 == 0, "a multiple of 4"),
     "model.text_decoder": _choice("copy", "gru"),
     "model.vocab_size": _int(5),
     "model.token_dim": _int(8),

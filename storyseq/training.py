@@ -52,15 +52,14 @@ def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastiv
     """Losses of one batch of windows, given as (B, K) input rows and (B,) target rows on the CPU.
     The rows travel to the device in one copy."""
     frames, inverse = inputs.unique(return_inverse=True)
-    rows = torch.cat([frames, inverse.flatten(), inputs[:, -1], target, inputs.flatten()])
+    rows = torch.cat([frames, inverse.flatten(), target, inputs.flatten()])
     rows = rows.to(cache["image_features"].device, non_blocking=True)
-    frames_d, inverse_d, last_d, target_d, inputs_d = rows.split(
-        [len(frames), inverse.numel(), len(target), len(target), inputs.numel()])
+    frames_d, inverse_d, target_d, inputs_d = rows.split([len(frames), inverse.numel(), len(target), inputs.numel()])
     image_emb, text_emb = model.project(cache["image_features"][frames_d], cache["text_features"][frames_d])
-    inverse_d = inverse_d.view(inverse.shape)
+    inverse_d, inputs_d = inverse_d.view(inverse.shape), inputs_d.view(inputs.shape)
     caption = targets.captions(target, target_d)
-    source = targets.captions(frames, inputs_d.view(inputs.shape))
-    predicted_image, nll = model(image_emb[inverse_d], text_emb[inverse_d], targets.pixels[last_d], source,
+    source = targets.captions(frames, inputs_d)
+    predicted_image, nll = model(image_emb[inverse_d], text_emb[inverse_d], targets.pixels[inputs_d], source,
                                  caption, vocab)
     losses = {
         "image": F.mse_loss(predicted_image, targets.pixels[target_d]),

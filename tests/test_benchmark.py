@@ -102,12 +102,12 @@ def test_the_text_only_ablation_sees_no_picture():
     model = tiny().eval()
     model.image_inputs = False
     changed = {**cache, "image_features": torch.randn_like(cache["image_features"])}
-    last = torch.rand(len(w["target"]), 3, 16, 16)
+    frames = torch.rand(*w["inputs"].shape, 3, 16, 16)
     with torch.no_grad():
         context, _ = model.window_context(cache["image_features"], cache["text_features"], w["inputs"])
         other, _ = model.window_context(changed["image_features"], changed["text_features"], w["inputs"])
         assert torch.equal(context, other)
-        assert torch.equal(model.predict_image(context, last), model.predict_image(context, torch.rand_like(last)))
+        assert torch.equal(model.predict_image(context, frames), model.predict_image(context, torch.rand_like(frames)))
         model.image_inputs = True
         seeing, _ = model.window_context(changed["image_features"], changed["text_features"], w["inputs"])
         assert not torch.equal(context, seeing)

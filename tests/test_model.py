@@ -1,11 +1,13 @@
 """The seed's bugs stay fixed: shifted decoder input, [0,1] images at the target size, frozen
 backbones, per-frame contrastive pairs, and generation that never sees the reference. The copy
 decoder copies tokens outside its vocabulary from the input captions."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from storyseq.dataset import Vocabulary
-from storyseq.decoding import generate, input_captions
+from storyseq.decoding import Generation, generate, input_captions, model_outputs, predict
 from storyseq.encoders import load_image_encoder
 from storyseq.losses import info_nce
 from storyseq.model import StoryModel
@@ -16,13 +18,14 @@ K, N_FRAMES, L = 3, 12, 6
 
 
 DECODERS = ("copy", "gru")
+IMAGE_DECODERS = ("frames", "context")
 
 
-def tiny(target_size=16, vocab_size=10, text_decoder="copy"):
+def tiny(target_size=16, vocab_size=10, text_decoder="copy", image_decoder="frames"):
     torch.manual_seed(0)
     return StoryModel(image_dim=8, text_dim=6, vocab_size=vocab_size, embed_dim=8, hidden_dim=16, token_dim=8,
                       target_size=target_size, dropout=0.0, image_channels=16, text_decoder=text_decoder, k=K,
-                      max_tokens=L)
+                      max_tokens=L, image_decoder=image_decoder, frame_channels=8)
 
 
 def tiny_cache():
@@ -60,9 +63,10 @@ def test_decoder_input_is_shifted_right(decoder):
 
 
 @pytest.mark.parametrize("size", [16, 32, 64])
-def test_image_output_matches_the_target_size_and_range(size):
-    model = tiny(target_size=size)
-    image = model.image_decoder(torch.randn(5, 16) * 100, torch.rand(5, 3, size, size))
+@pytest.mark.parametrize("image_decoder", IMAGE_DECODERS)
+def test_image_output_matches_the_target_size_and_range(size, image_decoder):
+    model = tiny(target_size=size, image_decoder=image_decoder)
+    image = model.image_decoder(torch.randn(5, 16) * 100, torch.rand(5, K, 3, size, size))
     assert image.shape == (5, 3, size, size)
     assert image.min() >= 0 and image.max() <= 1
 
@@ -104,6 +108,38 @@ def test_generation_never_sees_frame_k_plus_1(decoder):
     for beam in (1, 3):
         assert decode(model, changed, first, v, max_new_tokens=5, beam_size=beam) == \
             decode(model, cache, first, v, max_new_tokens=5, beam_size=beam)
+
+
+@pytest.mark.parametrize("image_decoder", IMAGE_DECODERS)
+def test_the_image_predictor_reads_frames_1_to_k_and_never_frame_k_plus_1(image_decoder):
+    """Generation (decoding.predict, model_outputs) and training hand the image decoder the
+    pixels of the window's input frames: frame K+1's pixels never change the predicted picture,
+    and the frames decoder's picture follows frame K's pixels."""
+    cache, w = tiny_cache(), windows()
+    v = vocab(cache)
+    model = tiny(vocab_size=len(v), image_decoder=image_decoder).eval()
+    tokenizer = SimpleNamespace(decode=lambda seq, skip_special_tokens: " ".join(map(str, seq)))
+    generation = Generation(beam_size=1, max_new_tokens=3, no_repeat_ngram=0, stop="argmax")
+
+    def pictures(c):
+        images, _ = predict(model, c, w, v, tokenizer, generation)
+        outputs = model_outputs(model, c, {**w, "story_ids": ["s"] * len(w["target"])})
+        torch.testing.assert_close(outputs["predicted"], images, rtol=0, atol=1e-6)
+        return images
+
+    seen = []
+    model.image_decoder.register_forward_hook(lambda module, args, out: seen.append(args[1]))
+    batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1)
+    assert torch.equal(seen[0], cache["target_images"][w["inputs"]].float() / 255)
+    before = pictures(cache)
+    last = w["target"][-1]  # frame K+1 of the last window, and no window's input frame
+    changed = {**cache, "target_images": cache["target_images"].clone()}
+    changed["target_images"][last] = 255 - changed["target_images"][last]
+    assert torch.equal(pictures(changed), before)
+    if image_decoder == "frames":
+        frame_k = w["inputs"][-1, -1]
+        changed["target_images"][frame_k] = 255 - changed["target_images"][frame_k]
+        assert not torch.equal(pictures(changed)[-1], before[-1])
 
 
 @pytest.mark.parametrize("decoder", DECODERS)
