@@ -21,20 +21,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
-from storyseq.gpu_data import tiny_text_encoder, write_frames  # noqa: E402
-
-from storyseq import features  # noqa: E402
-from storyseq.dataset import Vocabulary, load_windows  # noqa: E402
-from storyseq.encoders import image_encoder_for  # noqa: E402
-from storyseq.errors import StageError  # noqa: E402
-from storyseq.model import StoryModel  # noqa: E402
-from storyseq.runtime import seed_everything, set_precision  # noqa: E402
-from storyseq.training import fit  # noqa: E402
+from storyseq.core.errors import StageError  # noqa: E402
+from storyseq.core.runtime import seed_everything, set_precision  # noqa: E402
+from storyseq.embedding import features, streaming  # noqa: E402
+from storyseq.embedding.encoders import image_encoder_for  # noqa: E402
+from storyseq.fixtures.gpu_data import tiny_text_encoder, write_frames  # noqa: E402
+from storyseq.model.dataset import Vocabulary, load_windows  # noqa: E402
+from storyseq.model.story_model import ModelConfig, StoryModel  # noqa: E402
+from storyseq.model.training import TrainSettings, fit  # noqa: E402
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 E = PARAMS["embed"]
 CUDA = torch.device("cuda")
-BATCH = features.encoder_batch_size(E["batch_size"], CUDA)
+BATCH = streaming.encoder_batch_size(E["batch_size"], CUDA)
 
 
 def rate(n, fn, repeat=2):
@@ -57,11 +56,11 @@ def decode(images):
 def decode_limits(images, many, cores):
     """Decode-and-resize img/s with all cores: in processes (as the stage) on `many` frames, in
     threads and in one thread on `images`."""
-    chunk = features.DECODE_CHUNK
+    chunk = streaming.DECODE_CHUNK
     out = {}
     for kind, pool, frames in (("processes", ProcessPoolExecutor, many), ("threads", ThreadPoolExecutor, images)):
         chunks = [frames[i:i + chunk] for i in range(0, len(frames), chunk)]
-        with pool(cores, initializer=features.one_torch_thread) as p:
+        with pool(cores, initializer=streaming.one_torch_thread) as p:
             out[f"decode_{kind}_img_per_s"] = rate(len(frames), lambda: list(p.map(decode, chunks)), repeat=1)
     out["decode_one_thread_img_per_s"] = rate(len(images), lambda: decode(images), repeat=1)
     return out
@@ -82,7 +81,7 @@ def bench_encoder(name, frames_path, n_frames, images, cores, decode_limit):
         return {"unavailable": str(err)}
     pixels = decode(images)[0]
     fp32 = set_precision("fp32", CUDA, "embed.precision")
-    stage = rate(n_frames, lambda: features.embed_images(frames_path, encoder, E["image_size"], E["target_size"],
+    stage = rate(n_frames, lambda: streaming.embed_images(frames_path, encoder, E["image_size"], E["target_size"],
                                                              BATCH, CUDA, cores, fp32), repeat=1)
     out = {"stage_img_per_s": stage, "batch_size": BATCH,
            **{f"forward_b{b}_img_per_s": forward_limit(encoder, pixels, b, fp32) for b in (32, BATCH)}}
@@ -106,7 +105,7 @@ def bench_text(texts, folder):
     encoder = tiny_text_encoder(texts, folder)
     encoder.model.to(CUDA)
     fp32 = set_precision("fp32", CUDA, "embed.precision")
-    return {"test_gpu_bert_sentences_per_s": rate(len(texts), lambda: features.embed_texts(
+    return {"test_gpu_bert_sentences_per_s": rate(len(texts), lambda: streaming.embed_texts(
         texts, encoder, E["max_tokens"], BATCH, CUDA, fp32), repeat=1)}
 
 
@@ -123,12 +122,13 @@ def bench_train():
     out = {}
     for device, epochs in ((CUDA, PARAMS["train"]["epochs"]), (torch.device("cpu"), 2)):
         seed_everything(PARAMS["train"]["seed"])
-        model = StoryModel(meta["image_dim"], meta["text_dim"], len(vocab), target_size=meta["target_size"],
-                           **PARAMS["model"]).to(device)
+        config = ModelConfig.from_params(PARAMS["model"], image_dim=meta["image_dim"], text_dim=meta["text_dim"],
+                                         vocab_size=len(vocab), target_size=meta["target_size"])
+        model = StoryModel(config).to(device)
         on_device = {**features.on_device(cache, device), "token_ids": cache["token_ids"]}
         torch.cuda.synchronize()
         start = time.perf_counter()
-        fit(model, on_device, windows["train"], windows["val"], vocab, {**PARAMS["train"], "epochs": epochs})
+        fit(model, on_device, windows["train"], windows["val"], vocab, TrainSettings.from_params(PARAMS["train"], epochs=epochs))
         torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         out[f"train_{device.type}_s_per_epoch"] = seconds / epochs
@@ -137,7 +137,7 @@ def bench_train():
         from torch.profiler import ProfilerActivity, profile
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             fit(model.to(CUDA), {**features.on_device(cache, CUDA), "token_ids": cache["token_ids"]}, windows["train"],
-                windows["val"], vocab, {**PARAMS["train"], "epochs": 1})
+                windows["val"], vocab, TrainSettings.from_params(PARAMS["train"], epochs=1))
         (ROOT / "bench/gpu_profile.txt").write_text(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
     out["train_cuda_default_epochs_s"] = out["train_cuda_s_per_epoch"] * PARAMS["train"]["epochs"]
     out["train_cuda_vs_cpu"] = out["train_cpu_s_per_epoch"] / out["train_cuda_s_per_epoch"]
@@ -148,7 +148,7 @@ def main():
     if not torch.cuda.is_available():
         print("no GPU: make gpu-bench needs a CUDA device")
         return
-    cores = features.usable_cores()
+    cores = streaming.usable_cores()
     results = {"machine": f"{torch.cuda.get_device_name()}, {cores} cores, {platform.machine()}, "
                           f"torch {torch.__version__}, CUDA {torch.version.cuda}"}
     with tempfile.TemporaryDirectory() as tmp:

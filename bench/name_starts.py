@@ -16,16 +16,19 @@ import numpy as np
 import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
-from storyseq.dataset import frame_values  # noqa: E402
-from storyseq import features  # noqa: E402
-from storyseq.dataset import Vocabulary, load_windows  # noqa: E402
-from storyseq.decoding import input_captions  # noqa: E402
-from storyseq.encoders import load_tokenizer  # noqa: E402
-from storyseq.grounding import characters, window_characters  # noqa: E402
-from storyseq.model import load_checkpoint  # noqa: E402
-from storyseq.scoring import normalise  # noqa: E402
-from storyseq.text_decoders import CopyDecoder  # noqa: E402
-from storyseq.training import Targets  # noqa: E402
+from storyseq.data.grounding import characters, window_characters  # noqa: E402
+from storyseq.embedding import features  # noqa: E402
+from storyseq.embedding.encoders import load_tokenizer  # noqa: E402
+from storyseq.evaluation.decoding import input_captions  # noqa: E402
+from storyseq.evaluation.scoring import normalise  # noqa: E402
+from storyseq.model.dataset import (  # noqa: E402
+    Vocabulary,
+    frame_values,  # noqa: E402
+    load_windows,
+)
+from storyseq.model.story_model import load_checkpoint  # noqa: E402
+from storyseq.model.text_decoders import CopyDecoder  # noqa: E402
+from storyseq.model.training import Targets  # noqa: E402
 
 
 def find(ids, pieces):

@@ -1,13 +1,13 @@
 """`make bench`: side-by-side ratios measured in one run on this machine; prints a table and
 writes bench/results.json. Run from the repository root with the venv active (make does).
 `python bench/run.py noop real_step` runs only those groups of keys (GROUPS) and only prints them."""
+import functools
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
-import functools
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -17,16 +17,26 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from storyseq import compare, markup, params as P, synthetic  # noqa: E402
-from storyseq.project import SMALL, commit, make_project, ran_stages, run, update_params  # noqa: E402
-from storyseq import features  # noqa: E402
-from storyseq.dataset import Vocabulary, load_windows  # noqa: E402
-from storyseq.encoders import image_encoder_for, load_text_encoder  # noqa: E402
-from storyseq.features import (DECODE_CHUNK, decode_images, decode_workers, encoder_batch_size,  # noqa: E402
-                               one_torch_thread, prefetched, regrouped, usable_cores)
-from storyseq.model import StoryModel  # noqa: E402
-from storyseq.runtime import resolve_runtime  # noqa: E402
-from storyseq.training import Targets, batch_losses, build  # noqa: E402
+from storyseq import compare  # noqa: E402
+from storyseq.core import params as P  # noqa: E402
+from storyseq.core.runtime import resolve_runtime  # noqa: E402
+from storyseq.data import markup, synthetic  # noqa: E402
+from storyseq.embedding import features  # noqa: E402
+from storyseq.embedding.encoders import image_encoder_for, load_text_encoder  # noqa: E402
+from storyseq.embedding.features import decode_images
+from storyseq.embedding.streaming import (
+    DECODE_CHUNK,
+    decode_workers,
+    encoder_batch_size,
+    one_torch_thread,
+    prefetched,
+    regrouped,
+    usable_cores,
+)
+from storyseq.fixtures.project import SMALL, commit, make_project, ran_stages, run, update_params  # noqa: E402
+from storyseq.model.dataset import Vocabulary, load_windows  # noqa: E402
+from storyseq.model.story_model import ModelConfig, StoryModel  # noqa: E402
+from storyseq.model.training import Targets, batch_losses, build  # noqa: E402
 
 N_FRAMES, K = 256, 4
 DEFAULTS = P.load("data", "embed", "model", "train", path=ROOT / "params.yaml")
@@ -136,7 +146,7 @@ def train_flops(folder):
     cache, meta = features.load(folder / "data/features")
     windows = load_windows(folder / "data/windows.parquet", cache)
     config, vocab = build(params.model, cache, meta, windows)
-    model, t = StoryModel(**config), params.train
+    model, t = StoryModel(config), params.train
     targets = Targets(cache, vocab, "cpu")
 
     def losses(split, rows):
@@ -166,8 +176,9 @@ def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
     targets = decode_images(images, 32, E["target_size"])[1]
     vocab = Vocabulary.from_tokens(token_ids, tokenizer.pad_token_id, tokenizer.cls_token_id,
                                    tokenizer.sep_token_id, tokenizer.unk_token_id)
-    model = StoryModel(image_encoder.dim, text_encoder.dim, len(vocab), target_size=E["target_size"], k=K,
-                       max_tokens=E["max_tokens"], **model_params())
+    model = StoryModel(ModelConfig.from_params(DEFAULTS.model, image_dim=image_encoder.dim, text_dim=text_encoder.dim,
+                                               vocab_size=len(vocab), target_size=E["target_size"], k=K,
+                                               max_tokens=E["max_tokens"]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=T["lr"])
     windows = torch.stack([torch.arange(i, i + K + 1) for i in range(n_windows)])
 
@@ -197,15 +208,10 @@ def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
     return {"cached_vs_inloop": timed(lambda: epoch(True)) / timed(lambda: epoch(False))}
 
 
-def model_params():
-    """params.yaml's model section as StoryModel's keyword arguments (the vocabulary is built apart)."""
-    return {k: v for k, v in DEFAULTS.model.items() if k != "vocab_size"}
-
-
 def real_shaped_training(n_ids=10_000, length=130, n_frames=512, steps=5):
     """One training step (losses, backward, AdamW) on real-shaped batches: 130-token captions over
     a 10,000-id training vocabulary (Zipf-distributed, as words are), K=4 input frames, the default
-    batch size, for the default decoder (model.text_decoder, model.vocab_size) vs the seed's GRU
+    batch size, for the default decoder (model.text_decoder, model.max_vocab_size) vs the seed's GRU
     over every training id. Seconds per step are the median of `steps`, after a warm-up, the two
     models stepping in turn, so that a change of load on a shared machine hits both alike (timed
     one model after the other, the ratio ranged 0.33-0.45 in three runs)."""
@@ -222,8 +228,9 @@ def real_shaped_training(n_ids=10_000, length=130, n_frames=512, steps=5):
 
     def trainer(text_decoder, vocab_size):
         vocab = Vocabulary.from_tokens(token_ids, 0, 101, 102, 100, size=vocab_size)
-        model = StoryModel(1280, 384, len(vocab), target_size=E["target_size"], k=K, max_tokens=length,
-                           **{**model_params(), "text_decoder": text_decoder})
+        model = StoryModel(ModelConfig.from_params({**DEFAULTS.model, "text_decoder": text_decoder}, image_dim=1280,
+                                                   text_dim=384, vocab_size=len(vocab), target_size=E["target_size"],
+                                                   k=K, max_tokens=length))
         optimizer, targets = torch.optim.AdamW(model.parameters(), lr=T["lr"]), Targets(cache, vocab, "cpu")
 
         def step(rows):
@@ -234,7 +241,7 @@ def real_shaped_training(n_ids=10_000, length=130, n_frames=512, steps=5):
             optimizer.step()
         return step, len(vocab)
 
-    default, vocab_size = trainer(DEFAULTS.model["text_decoder"], DEFAULTS.model["vocab_size"])
+    default, vocab_size = trainer(DEFAULTS.model["text_decoder"], DEFAULTS.model["max_vocab_size"])
     seed, seed_vocab = trainer("gru", None)
     times = timed_in_turn([lambda i: default(windows[i]), lambda i: seed(windows[i])], len(windows))
     default_s, seed_s = (sorted(t[1:])[len(t[1:]) // 2] for t in times)
@@ -277,6 +284,21 @@ def seed_sd_bleu(folder, seeds=5):
     for seed in range(seeds):
         run(["dvc", "exp", "run", "-S", f"train.seed={seed}"], folder)
     return {"seed_sd_bleu": compare.seed_sd_bleu(str(folder))}
+
+
+def image_decoder_cost(folder, rounds=2):
+    """The train stage's wall time (process start included) with the frames image decoder vs the
+    context decoder, on the same project, timed in turn; the fastest of `rounds` each."""
+    run(["dvc", "repro", "embed"], folder)
+
+    def train_with(decoder):
+        def call(_):
+            update_params(folder, {"model": {"image_decoder": decoder}})
+            run(["python", "-m", "stages.train"], folder)
+        return call
+
+    frames_s, context_s = (min(t) for t in timed_in_turn([train_with("frames"), train_with("context")], rounds))
+    return {"train_frames_vs_context": frames_s / context_s, "train_frames_s": frames_s, "train_context_s": context_s}
 
 
 def trivial_project(folder):
@@ -332,7 +354,7 @@ def scaling():
 # Groups of keys, in the order they run; `python bench/run.py noop real_step` runs only those.
 GROUPS = {"encoders": encoders, "real_step": real_shaped_training, "noop": noop,
           "rerun": lambda: in_project(rerun_overhead, {}), "seed_sd": lambda: in_project(seed_sd_bleu, {}),
-          "scaling": scaling}
+          "image_decoder": lambda: in_project(image_decoder_cost, {}), "scaling": scaling}
 
 
 def main():

@@ -13,13 +13,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
-from storyseq.dataset import frame_values  # noqa: E402
-from storyseq import features, params as P  # noqa: E402
-from storyseq.bootstrap import paired_interval, story_weights  # noqa: E402
-from storyseq.dataset import load_windows  # noqa: E402
-from storyseq.encoders import load_tokenizer  # noqa: E402
-from storyseq.grounding import character_f1, window_characters  # noqa: E402
-from storyseq.scoring import normalise, summarise, text_stats  # noqa: E402
+from storyseq.core import params as P  # noqa: E402
+from storyseq.data.grounding import character_f1, window_characters  # noqa: E402
+from storyseq.embedding import features  # noqa: E402
+from storyseq.embedding.encoders import load_tokenizer  # noqa: E402
+from storyseq.evaluation.bootstrap import paired_interval, story_weights  # noqa: E402
+from storyseq.evaluation.scoring import normalise, summarise, text_stats  # noqa: E402
+from storyseq.model.dataset import (
+    frame_values,  # noqa: E402
+    load_windows,  # noqa: E402
+)
 
 KEYS = ("bleu", "rouge_l", "meteor", "character_f1")
 

@@ -14,11 +14,11 @@ seed-0 checkpoint), CAPTIONS (a folder for every run's captions, NAME-SEED.json,
 where the bundled MiniLM package is missing). Packages a GPU image lacks (nltk, rouge-score) can
 come from .gpu/site."""
 import json
-from dataclasses import replace
 import multiprocessing
 import os
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
@@ -27,16 +27,19 @@ sys.path.append(".gpu/site")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from storyseq.dataset import frame_values  # noqa: E402
-from storyseq import features, params as P  # noqa: E402
-from storyseq.dataset import load_windows  # noqa: E402
-from storyseq.decoding import Generation, predict  # noqa: E402
-from storyseq.encoders import load_tokenizer  # noqa: E402
-from storyseq.grounding import character_f1, window_characters  # noqa: E402
-from storyseq.model import StoryModel  # noqa: E402
-from storyseq.runtime import seed_everything  # noqa: E402
-from storyseq.scoring import _bleu_counts, corpus_bleu, normalise, rouge_l, words  # noqa: E402
-from storyseq.training import build, fit  # noqa: E402
+from storyseq.core import params as P  # noqa: E402
+from storyseq.core.runtime import seed_everything  # noqa: E402
+from storyseq.data.grounding import character_f1, window_characters  # noqa: E402
+from storyseq.embedding import features  # noqa: E402
+from storyseq.embedding.encoders import load_tokenizer  # noqa: E402
+from storyseq.evaluation.decoding import Generation, predict  # noqa: E402
+from storyseq.evaluation.scoring import _bleu_counts, corpus_bleu, normalise, rouge_l, words  # noqa: E402
+from storyseq.model.dataset import (
+    frame_values,  # noqa: E402
+    load_windows,  # noqa: E402
+)
+from storyseq.model.story_model import StoryModel  # noqa: E402
+from storyseq.model.training import TrainSettings, build, fit  # noqa: E402
 
 
 def scores(captions, cache, test, folder, tokenizer):
@@ -68,13 +71,13 @@ def one(job):
     cache, meta = features.load(f"{folder}/features")
     windows = load_windows(f"{folder}/windows.parquet", cache)
     config, vocab = build(params.model, cache, meta, windows)
-    model, on_device = StoryModel(**config).to(device), features.on_device(cache, device)
+    model, on_device = StoryModel(config).to(device), features.on_device(cache, device)
     start = time.time()
-    state, best_epoch, _ = fit(model, on_device, windows["train"], windows["val"], vocab, params.train)
+    state, best_epoch, _ = fit(model, on_device, windows["train"], windows["val"], vocab, TrainSettings.from_params(params.train))
     train_s = time.time() - start
     model.load_state_dict(state)
     if os.environ.get("SAVE") and seed == 0:
-        torch.save({"config": config, "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
+        torch.save({"config": asdict(config), "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
                     "tokenizer": meta["tokenizer"]}, f"{os.environ['SAVE']}/{name}.pt")
     tokenizer = load_tokenizer(os.environ.get("TOKENIZER", meta["tokenizer"]))
     _, captions = predict(model.eval(), on_device, windows["test"], vocab, tokenizer,

@@ -3,11 +3,12 @@ import sys
 
 import torch
 
-from storyseq import features, params as P
-from storyseq.atomic import atomic_path, write_json
-from storyseq.encoders import image_encoder_for, load_text_encoder
-from storyseq.errors import run_stage
-from storyseq.runtime import resolve_device, resolve_runtime, seed_everything, set_precision
+from storyseq.core import params as P
+from storyseq.core.atomic import atomic_path, write_json
+from storyseq.core.errors import run_stage
+from storyseq.core.runtime import resolve_device, resolve_runtime, seed_everything, set_precision
+from storyseq.embedding import features, streaming
+from storyseq.embedding.encoders import image_encoder_for, load_text_encoder
 
 
 def main():
@@ -19,7 +20,7 @@ def main():
     image_encoder = image_encoder_for(e["image_encoder"], runtime, device, e["image_size"])
     text_encoder = load_text_encoder(e["text_encoder"])
     text_encoder.model.to(device)
-    cache = features.embed_frames("data/frames.parquet", image_encoder, text_encoder, e, device, precision)
+    cache = streaming.embed_frames("data/frames.parquet", image_encoder, text_encoder, e, device, precision)
     tokenizer = text_encoder.tokenizer
     meta = {
         "image_encoder": image_encoder.name, "runtime": runtime, "image_dim": image_encoder.dim,
@@ -30,7 +31,7 @@ def main():
         "pad_id": tokenizer.pad_token_id, "bos_id": tokenizer.cls_token_id, "eos_id": tokenizer.sep_token_id,
         "unk_id": tokenizer.unk_token_id, "n_frames": len(cache["story_ids"]), "torch": torch.__version__,
     }
-    clipping = features.clipping(cache["texts"], tokenizer, e["max_tokens"])
+    clipping = streaming.clipping(cache["texts"], tokenizer, e["max_tokens"])
     meta["clipped_fraction"] = clipping["clipped_fraction"]
     if clipping["clipped_fraction"] > 0.01:
         print(f"warning: {clipping['clipped_fraction']:.1%} of frame texts are longer than embed.max_tokens="

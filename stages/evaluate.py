@@ -6,22 +6,24 @@ import json
 
 import numpy as np
 
-from storyseq import coco, features, oracle, params as P
-from storyseq.atomic import atomic_path, write_json
-from storyseq.baselines import constant_caption, copy_last, nearest_neighbor
-from storyseq.bootstrap import paired_interval, score_interval, story_weights
-from storyseq.dataset import Vocabulary, frame_values, load_windows
-from storyseq.decoding import Generation, predict
-from storyseq.encoders import load_tokenizer
-from storyseq.errors import run_stage
-from storyseq.features import target_pixels
-from storyseq.grounding import character_f1, window_characters
-from storyseq.model import load_checkpoint
-from storyseq.placement import placement
-from storyseq.progress import tqdm
-from storyseq.report import NAMES, fmt, markdown
-from storyseq.runtime import resolve_device, seed_everything
-from storyseq.scoring import image_stats, normalise, rouge_l, summarise, text_stats, window_lines
+from storyseq.core import params as P
+from storyseq.core.atomic import atomic_path, write_json
+from storyseq.core.errors import run_stage
+from storyseq.core.progress import tqdm
+from storyseq.core.runtime import resolve_device, seed_everything
+from storyseq.data.grounding import character_f1, window_characters
+from storyseq.embedding import features
+from storyseq.embedding.encoders import load_tokenizer
+from storyseq.embedding.features import target_pixels
+from storyseq.evaluation import coco, oracle
+from storyseq.evaluation.baselines import constant_caption, copy_last, nearest_neighbor
+from storyseq.evaluation.bootstrap import paired_interval, score_interval, story_weights
+from storyseq.evaluation.decoding import Generation, predict
+from storyseq.evaluation.placement import placement
+from storyseq.evaluation.report import NAMES, fmt, markdown
+from storyseq.evaluation.scoring import image_stats, normalise, rouge_l, summarise, text_stats, window_lines
+from storyseq.model.dataset import Vocabulary, frame_values, load_windows
+from storyseq.model.story_model import load_checkpoint
 
 SCORE_CHUNK = 64  # windows scored between two updates of the progress bar
 # The least lead of the oracle over copy_last for which a share of the way is reported: a

@@ -1,10 +1,10 @@
 """fetch: read stories from data.source into data/raw/stories.parquet, and where they came
 from into metrics/fetch.json."""
-from storyseq import params as P
-from storyseq.atomic import atomic_path, write_json
-from storyseq.errors import StageError, run_stage
-from storyseq.progress import tqdm
-from storyseq.sources import open_source, write_stories
+from storyseq.core import params as P
+from storyseq.core.atomic import atomic_path, write_json
+from storyseq.core.errors import StageError, run_stage
+from storyseq.core.progress import tqdm
+from storyseq.data.sources import open_source, write_stories
 
 OUT = "data/raw/stories.parquet"
 

@@ -6,15 +6,17 @@ from collections import Counter
 
 import torch
 
-from storyseq import features, figures, params as P
-from storyseq.atomic import atomic_path
-from storyseq.dataset import load_windows
-from storyseq.errors import run_stage
-from storyseq.features import target_pixels
-from storyseq.decoding import model_outputs
-from storyseq.live import read_history
-from storyseq.model import load_checkpoint
-from storyseq.runtime import resolve_device
+from storyseq.core import params as P
+from storyseq.core.atomic import atomic_path
+from storyseq.core.errors import run_stage
+from storyseq.core.live import read_history
+from storyseq.core.runtime import resolve_device
+from storyseq.embedding import features
+from storyseq.embedding.features import target_pixels
+from storyseq.evaluation import figures
+from storyseq.evaluation.decoding import model_outputs
+from storyseq.model.dataset import load_windows
+from storyseq.model.story_model import load_checkpoint
 
 SCORES = ("bleu", "rouge_l", "meteor", "character_f1", "image_mse", "image_psnr", "image_mae", "image_ssim",
           "placement")

@@ -1,14 +1,17 @@
 """train: fit the story model on cached features; keep the best-val checkpoint."""
+from dataclasses import asdict
+
 import torch
 
-from storyseq import features, params as P
-from storyseq.atomic import atomic_path
-from storyseq.dataset import load_windows
-from storyseq.errors import run_stage
-from storyseq.live import log_epoch, open_log
-from storyseq.model import StoryModel
-from storyseq.runtime import resolve_device, seed_everything
-from storyseq.training import build, fit
+from storyseq.core import params as P
+from storyseq.core.atomic import atomic_path
+from storyseq.core.errors import run_stage
+from storyseq.core.live import log_epoch, open_log
+from storyseq.core.runtime import resolve_device, seed_everything
+from storyseq.embedding import features
+from storyseq.model.dataset import load_windows
+from storyseq.model.story_model import StoryModel
+from storyseq.model.training import TrainSettings, build, fit
 
 
 def main():
@@ -19,17 +22,17 @@ def main():
     cache, meta = features.load("data/features")
     windows = load_windows("data/windows.parquet", cache)
     config, vocab = build(params.model, cache, meta, windows)
-    model = StoryModel(**config).to(device)
+    model = StoryModel(config).to(device)
     with open_log() as live:
         state, best_epoch, history = fit(model, features.on_device(cache, device), windows["train"], windows["val"],
-                                         vocab, t, log=lambda row: log_epoch(live, row))
+                                         vocab, TrainSettings.from_params(t), log=lambda row: log_epoch(live, row))
         best = history[best_epoch - 1]["val_image_plus_text"]
         # keys that sort after rouge_l, so that `dvc metrics show` leads with the model's scores
         live.summary["selected"] = {"epoch": best_epoch, "val_image_plus_text": best}
         live.summary["size"] = {"parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(vocab)}
         live.make_summary()
     with atomic_path("models/model.pt") as tmp:
-        torch.save({"config": config, "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
+        torch.save({"config": asdict(config), "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
                     "tokenizer": meta["tokenizer"]}, tmp)
     print(f"train: best epoch {best_epoch} of {t['epochs']}: val image + text loss {best:.4f}")
     if best_epoch == t["epochs"] > 1:

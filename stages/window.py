@@ -4,13 +4,23 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from storyseq import params as P
-from storyseq.atomic import atomic_path, write_json
-from storyseq.errors import StageError, run_stage
-from storyseq.markup import sections
-from storyseq.progress import tqdm
-from storyseq.windows import (FRAME_SCHEMA, SPLITS, WINDOW_SCHEMA, InvalidStory, Summary, assign_splits,
-                              check_images, read_batches, story_frames, window_rows)
+from storyseq.core import params as P
+from storyseq.core.atomic import atomic_path, write_json
+from storyseq.core.errors import StageError, run_stage
+from storyseq.core.progress import tqdm
+from storyseq.data.markup import sections
+from storyseq.data.windows import (
+    FRAME_SCHEMA,
+    SPLITS,
+    WINDOW_SCHEMA,
+    InvalidStory,
+    Summary,
+    assign_splits,
+    check_images,
+    read_batches,
+    story_frames,
+    window_rows,
+)
 
 RAW = "data/raw/stories.parquet"
 

@@ -11,9 +11,9 @@ import argparse
 import numpy as np
 import yaml
 
-from storyseq.bootstrap import percentiles, story_weights
-from storyseq.report import NAMES, fmt, markdown
-from storyseq.scoring import read_window_lines, summarise
+from storyseq.evaluation.bootstrap import percentiles, story_weights
+from storyseq.evaluation.report import NAMES, fmt, markdown
+from storyseq.evaluation.scoring import read_window_lines, summarise
 
 WINDOWS = "plots/window_scores.jsonl"
 SEED = "train.seed"
@@ -30,20 +30,25 @@ def flat(tree, prefix=""):
 
 def experiments(repo=".", rev=None):
     """The commit `rev` (default HEAD), whose committed run counts as one seed of its params, and
-    every experiment that `dvc exp show` lists on it (not the workspace): [{"name", "params" (flat,
-    the seed aside), "seed", "story_ids", "stats"}], the per-window statistics read from each
-    run's own commit."""
+    every finished experiment that `dvc exp show` lists on it (not the workspace, nor a queued,
+    running or failed one): [{"name", "params" (flat, the seed aside), "seed", "story_ids",
+    "stats"}], the per-window statistics read from each run's own commit."""
     import dvc.api
 
     keys = flat(yaml.safe_load(open(f"{repo}/params.yaml")))
-    runs = []
+    runs, unfinished = [], 0
     for row in dvc.api.exp_show(repo, revs=rev):
         if row["rev"] == "workspace":
+            continue
+        if row.get("State") not in (None, "Success"):
+            unfinished += 1
             continue
         params = {k: row.get(k, row.get(f"params.yaml:{k}")) for k in keys}
         story_ids, _, stats = read_window_lines(dvc.api.read(WINDOWS, repo=repo, rev=row["rev"]).splitlines())
         runs.append({"name": row["Experiment"] or row["rev"], "seed": params.pop(SEED), "params": params,
                      "story_ids": story_ids, "stats": stats})
+    if unfinished:
+        print(f"compare: left out {unfinished} experiments that are queued, running or failed")
     return runs
 
 

@@ -17,14 +17,16 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
-from storyseq import features, markup, params as P
-from storyseq.atomic import atomic_path
-from storyseq.dataset import Vocabulary
-from storyseq.decoding import Generation, predict
-from storyseq.encoders import image_encoder_for, load_text_encoder, load_tokenizer
-from storyseq.errors import StageError, run_stage
-from storyseq.model import load_checkpoint
-from storyseq.runtime import resolve_device, seed_everything, set_precision
+from storyseq.core import params as P
+from storyseq.core.atomic import atomic_path
+from storyseq.core.errors import StageError, run_stage
+from storyseq.core.runtime import resolve_device, seed_everything, set_precision
+from storyseq.data import markup
+from storyseq.embedding import features, streaming
+from storyseq.embedding.encoders import image_encoder_for, load_text_encoder, load_tokenizer
+from storyseq.evaluation.decoding import Generation, predict
+from storyseq.model.dataset import Vocabulary
+from storyseq.model.story_model import load_checkpoint
 
 META = Path("data/features") / features.META_FILE
 COLUMNS = ["story_id", "story", "images"]
@@ -70,7 +72,7 @@ def window_features(images, texts, meta, device):
     pixels, targets = features.decode_images(images, meta["image_size"], meta["target_size"])
     with torch.inference_mode(), precision:
         image_features = image_encoder(pixels.to(device)).float()
-    text_features, token_ids = features.embed_texts(texts, text_encoder, meta["max_tokens"], len(texts), device,
+    text_features, token_ids = streaming.embed_texts(texts, text_encoder, meta["max_tokens"], len(texts), device,
                                                     precision, progress=False)
     cache = {"image_features": image_features, "text_features": text_features, "target_images": targets,
              "token_ids": token_ids}

@@ -1,7 +1,7 @@
 """Shared fixtures: the small project after one full `dvc repro`, and the slow marker."""
 import pytest
 
-from storyseq.project import SMALL, make_project, run
+from storyseq.fixtures.project import SMALL, make_project, run
 
 SLOW_FIXTURES = {"small_project", "hub"}  # fixtures that run dvc or write the stand-in
 

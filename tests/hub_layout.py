@@ -17,8 +17,8 @@ from pathlib import Path
 from datasets import Dataset
 from PIL import Image, ImageDraw
 
-from storyseq.markup import plain_text
-from storyseq.sources import FEATURES
+from storyseq.data.markup import plain_text
+from storyseq.data.sources import FEATURES
 
 ONSETS = "b d f g h k l m n p r s t v z br dr kr tr sh ch th".split()
 VOWELS = "a e i o u a e i o ai ea ou".split()

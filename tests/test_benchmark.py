@@ -8,13 +8,15 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
-
-from storyseq import features, markup, oracle, synthetic
-from storyseq.dataset import frame_values, load_windows
-from storyseq.features import decode_images, target_pixels
-from storyseq.placement import placement
-from storyseq.windows import Summary
 from test_model import tiny, tiny_cache, windows
+
+from storyseq.data import markup, synthetic
+from storyseq.data.windows import Summary
+from storyseq.embedding import features
+from storyseq.embedding.features import decode_images, target_pixels
+from storyseq.evaluation import oracle
+from storyseq.evaluation.placement import placement
+from storyseq.model.dataset import frame_values, load_windows
 
 
 def frames_of(story):

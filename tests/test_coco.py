@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from storyseq import coco
+from storyseq.evaluation import coco
 
 # Raw references, tags and punctuation included; the third is empty after cleaning.
 REFERENCES = ["<gdo char1>The red circle</gdo> <gda char1>jumps</gda> high.", "A blue square   waves!",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from storyseq import compare
-from storyseq.scoring import read_window_lines, window_lines
+from storyseq.evaluation.scoring import read_window_lines, window_lines
 
 STORIES = ["s1", "s1", "s2", "s2"]
 PERFECT = [4, 3, 2, 1, 4, 3, 2, 1, 4, 4]  # every n-gram matches, same length: BLEU 1
@@ -78,3 +78,20 @@ def test_the_reference_is_found_by_value():
     assert "minus train.lambda_contrastive=0.5" in compare.report(grouped, "train.lambda_contrastive=.5", n_resamples=20)
     with pytest.raises(ValueError, match="no group 'train.lambda_contrastive=0.2'; groups: train.lambda_contrastive=0.0; "):
         compare.find_group(grouped, "train.lambda_contrastive=0.2")
+
+
+def test_experiments_leave_out_queued_running_and_failed_runs(tmp_path, monkeypatch, capsys):
+    """A queued or running experiment shows its baseline's metrics in `dvc exp show`: counted, it
+    would be a copy of the commit's run posing as another seed."""
+    import dvc.api
+
+    (tmp_path / "params.yaml").write_text("train:\n  seed: 0\n  lambda_contrastive: 0.5\n")
+    lines = "\n".join(window_lines(STORIES, range(5, 9), run(0.5, 0, [0.5] * 4)["stats"]))
+    rows = [{"rev": "workspace", "Experiment": None, "State": None},
+            {"rev": "abc", "Experiment": None, "State": None, "train.seed": 0, "train.lambda_contrastive": 0.5}]
+    rows += [{"rev": state, "Experiment": state, "State": state, "train.seed": 1, "train.lambda_contrastive": 0.5}
+             for state in ("Success", "Queued", "Running", "Failed")]
+    monkeypatch.setattr(dvc.api, "exp_show", lambda repo, revs=None: rows)
+    monkeypatch.setattr(dvc.api, "read", lambda path, repo, rev: lines)
+    assert [r["name"] for r in compare.experiments(str(tmp_path))] == ["abc", "Success"]
+    assert "left out 3 experiments" in capsys.readouterr().out

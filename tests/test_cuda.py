@@ -16,16 +16,16 @@ import pytest
 import torch
 import yaml
 
-from storyseq.project import ROOT
-from storyseq.gpu_data import tiny_text_encoder, write_frames
-from storyseq import features
-from storyseq.baselines import nearest_neighbor
-from storyseq.dataset import Vocabulary, load_windows
-from storyseq.decoding import Generation, generate, input_captions, model_outputs, predict
-from storyseq.encoders import image_encoder_for
-from storyseq.model import StoryModel
-from storyseq.runtime import seed_everything, set_precision
-from storyseq.training import fit
+from storyseq.core.runtime import seed_everything, set_precision
+from storyseq.embedding import features, streaming
+from storyseq.embedding.encoders import image_encoder_for
+from storyseq.evaluation.baselines import nearest_neighbor
+from storyseq.evaluation.decoding import Generation, generate, input_captions, model_outputs, predict
+from storyseq.fixtures.gpu_data import tiny_text_encoder, write_frames
+from storyseq.fixtures.project import ROOT
+from storyseq.model.dataset import Vocabulary, load_windows
+from storyseq.model.story_model import ModelConfig, StoryModel
+from storyseq.model.training import TrainSettings, fit
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device here; run `make gpu-check` on a machine with one")
@@ -53,7 +53,7 @@ def embed(folder, texts, device, workers):
     image_encoder = image_encoder_for("test_tiny_cnn", "torch", device, EMBED["image_size"])
     text_encoder = tiny_text_encoder(texts, folder)
     text_encoder.model.to(device)
-    return features.embed_frames(folder / "frames.parquet", image_encoder, text_encoder,
+    return streaming.embed_frames(folder / "frames.parquet", image_encoder, text_encoder,
                                  {**EMBED, "decode_workers": workers}, device, set_precision("fp32", device, "p"))
 
 
@@ -78,9 +78,9 @@ def test_embed_on_cuda_matches_the_cpu_and_repeats_bytes(caches):
 
 
 def config(cache, vocab):
-    return {"image_dim": cache["image_features"].shape[1], "text_dim": cache["text_features"].shape[1],
-            "vocab_size": len(vocab), "target_size": EMBED["target_size"], "k": 4, "max_tokens": EMBED["max_tokens"],
-            **MODEL}
+    return ModelConfig(image_dim=cache["image_features"].shape[1], text_dim=cache["text_features"].shape[1],
+                       vocab_size=len(vocab), target_size=EMBED["target_size"], k=4, max_tokens=EMBED["max_tokens"],
+                       **MODEL)
 
 
 def train(folder, tokenizer, cache, device):
@@ -89,9 +89,9 @@ def train(folder, tokenizer, cache, device):
     windows = load_windows(folder / "windows.parquet", cache)
     vocab = Vocabulary.from_tokens(cache["token_ids"], tokenizer.pad_token_id, tokenizer.cls_token_id,
                                    tokenizer.sep_token_id, tokenizer.unk_token_id, size=VOCAB_SIZE)
-    model = StoryModel(**config(cache, vocab)).to(device)
+    model = StoryModel(config(cache, vocab)).to(device)
     on_device = features.on_device(cache, device)
-    state, _, history = fit(model, on_device, windows["train"], windows["val"], vocab, TRAIN)
+    state, _, history = fit(model, on_device, windows["train"], windows["val"], vocab, TrainSettings(**TRAIN))
     model.load_state_dict(state)
     return model.eval(), on_device, windows, vocab, history
 
@@ -106,7 +106,7 @@ def trained(data, caches):
 
 def on_the_cpu(model, cache, vocab):
     """A CPU copy of a CUDA-trained model, and the cache it reads, on the CPU."""
-    copy = StoryModel(**config(cache, vocab))
+    copy = StoryModel(config(cache, vocab))
     copy.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
     return copy.eval(), features.on_device(cache, CPU)
 
@@ -174,7 +174,7 @@ def test_the_train_stage_runs_on_cuda(data, caches, tmp_path):
     features.save(cache, meta, tmp_path / "data/features")
     (tmp_path / "data/windows.parquet").write_bytes((folder / "windows.parquet").read_bytes())
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["model"].update({**MODEL, "dropout": 0.1, "vocab_size": VOCAB_SIZE})
+    params["model"].update({**MODEL, "dropout": 0.1, "max_vocab_size": VOCAB_SIZE})
     params["train"].update({**TRAIN, "device": "cuda"})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     result = subprocess.run([sys.executable, "-m", "stages.train"], cwd=tmp_path, capture_output=True, text=True,

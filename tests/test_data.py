@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import Dataset
 
-from storyseq.project import make_project, run, update_params
-from storyseq import markup, synthetic
-from storyseq.sources import FEATURES, RAW_SCHEMA, open_source, write_stories
-from storyseq.windows import assign_splits, window_rows
+from storyseq.data import markup, synthetic
+from storyseq.data.sources import FEATURES, RAW_SCHEMA, open_source, write_stories
+from storyseq.data.windows import assign_splits, window_rows
+from storyseq.fixtures.project import make_project, run, update_params
 
 PARQUET = {"source": "parquet", "split": "train", "test_split": "test", "n_stories": 30, "n_test_stories": 30}
 

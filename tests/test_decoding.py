@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from storyseq.dataset import Vocabulary
-from storyseq.decoding import generate
+from storyseq.evaluation.decoding import generate
+from storyseq.model.dataset import Vocabulary
 
 PAD, BOS, EOS, UNK, A, B = 0, 101, 102, 100, 1000, 1001
 VOCAB = Vocabulary([PAD, BOS, EOS, UNK, A, B])

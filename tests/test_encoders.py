@@ -7,11 +7,12 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from storyseq import synthetic
-from storyseq.encoders import OnnxImageEncoder, load_image_encoder, load_text_encoder
-from storyseq.errors import StageError
-from storyseq.features import decode_images, prefetched, regrouped
-from storyseq.runtime import resolve_runtime
+from storyseq.core.errors import StageError
+from storyseq.core.runtime import resolve_runtime
+from storyseq.data import synthetic
+from storyseq.embedding.encoders import OnnxImageEncoder, load_image_encoder, load_text_encoder
+from storyseq.embedding.features import decode_images
+from storyseq.embedding.streaming import prefetched, regrouped
 
 
 def test_minilm_puts_captions_about_the_same_thing_close():

@@ -3,7 +3,7 @@ import random
 
 import torch
 
-from storyseq import figures
+from storyseq.evaluation import figures
 
 WORDS = "the man in the grey coat looks at the letter and then turns toward the window".split()
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from storyseq.project import make_project, run
-from storyseq import progress
+from storyseq.core import progress
+from storyseq.fixtures.project import make_project, run
 
 
 class Terminal(io.StringIO):

@@ -1,6 +1,6 @@
 import pytest
 
-from storyseq import markup
+from storyseq.data import markup
 
 STORY = """<gdi image2>
 <gdo char1 char2>Ann and Bob</gdo> <gda char1>walk</gda>

@@ -6,13 +6,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from storyseq.dataset import Vocabulary
-from storyseq.decoding import Generation, generate, input_captions, model_outputs, predict
-from storyseq.encoders import load_image_encoder
-from storyseq.losses import info_nce
-from storyseq.model import StoryModel
-from storyseq.text_decoders import Dropout, extended_vocabulary, recurrence
-from storyseq.training import Targets, batch_losses, fit
+from storyseq.embedding.encoders import load_image_encoder
+from storyseq.evaluation.decoding import Generation, generate, input_captions, model_outputs, predict
+from storyseq.model.dataset import Vocabulary
+from storyseq.model.layers import Dropout
+from storyseq.model.losses import info_nce
+from storyseq.model.story_model import ModelConfig, StoryModel
+from storyseq.model.text_decoders import extended_vocabulary, recurrence
+from storyseq.model.training import Targets, TrainSettings, batch_losses, fit
 
 K, N_FRAMES, L = 3, 12, 6
 
@@ -23,9 +24,9 @@ IMAGE_DECODERS = ("frames", "context")
 
 def tiny(target_size=16, vocab_size=10, text_decoder="copy", image_decoder="frames"):
     torch.manual_seed(0)
-    return StoryModel(image_dim=8, text_dim=6, vocab_size=vocab_size, embed_dim=8, hidden_dim=16, token_dim=8,
-                      target_size=target_size, dropout=0.0, image_channels=16, text_decoder=text_decoder, k=K,
-                      max_tokens=L, image_decoder=image_decoder, frame_channels=8)
+    return StoryModel(ModelConfig(image_dim=8, text_dim=6, vocab_size=vocab_size, embed_dim=8, hidden_dim=16, token_dim=8,
+                                  target_size=target_size, dropout=0.0, image_channels=16, text_decoder=text_decoder,
+                                  k=K, max_tokens=L, image_decoder=image_decoder, frame_channels=8))
 
 
 def tiny_cache():
@@ -166,9 +167,8 @@ def test_training_learns_the_next_token(decoder):
     v = vocab(cache)
     model = tiny(vocab_size=len(v), text_decoder=decoder)
     w = windows()
-    t = {"epochs": 60, "batch_size": 4, "lr": 0.01, "weight_decay": 0.0, "lambda_contrastive": 0.1,
-         "temperature": 0.1, "seed": 0,
-         "schedule": "constant", "clip_norm": 0.0, "ema_decay": 0.0}
+    t = TrainSettings(epochs=60, batch_size=4, lr=0.01, weight_decay=0.0, lambda_contrastive=0.1, temperature=0.1,
+                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0)
     state, best_epoch, history = fit(model, cache, w, w, v, t)
     assert history[-1]["train_text"] < 0.2 * history[0]["train_text"]
     task = [row["val_image"] + row["val_text"] for row in history]
@@ -197,9 +197,8 @@ def test_the_copy_decoder_copies_a_name_outside_its_vocabulary():
     v = Vocabulary.from_tokens(train["token_ids"], 0, 101, 102, 100, size=6)  # the specials and the two words
     assert v.encode(train["token_ids"][:, 1]).eq(v.unk).all()
     model = tiny(vocab_size=len(v))
-    t = {"epochs": 40, "batch_size": 8, "lr": 0.01, "weight_decay": 0.0, "lambda_contrastive": 0.0,
-         "temperature": 0.1, "seed": 0,
-         "schedule": "constant", "clip_norm": 0.0, "ema_decay": 0.0}
+    t = TrainSettings(epochs=40, batch_size=8, lr=0.01, weight_decay=0.0, lambda_contrastive=0.0, temperature=0.1,
+                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0)
     state, _, _ = fit(model, train, w, w, v, t)
     model.load_state_dict(state)
     test, tw = name_stories(4, first_name=3000)  # names never seen in training

@@ -5,11 +5,11 @@ import sys
 import pytest
 import torch
 import yaml
-from storyseq.project import ROOT
 
-from storyseq import params as P
-from storyseq.errors import StageError
-from storyseq.runtime import set_precision
+from storyseq.core import params as P
+from storyseq.core.errors import StageError
+from storyseq.core.runtime import set_precision
+from storyseq.fixtures.project import ROOT
 
 BAD = [
     ("data.source", "ftp", "one of synthetic, hub, parquet"),

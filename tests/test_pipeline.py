@@ -2,11 +2,11 @@
 import json
 
 import numpy as np
-import pytest
 import pyarrow.parquet as pq
+import pytest
 
-from storyseq.project import commit, make_project, ran_stages, run, update_params
-from storyseq.scoring import read_window_lines, summarise
+from storyseq.evaluation.scoring import read_window_lines, summarise
+from storyseq.fixtures.project import commit, make_project, ran_stages, run, update_params
 
 pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them
 

@@ -7,7 +7,7 @@ import tempfile
 import pytest
 import yaml
 
-from storyseq.project import ROOT, run
+from storyseq.fixtures.project import ROOT, run
 
 TEMPLATE = ROOT / ".dvc/offline_plots.html"
 

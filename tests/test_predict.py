@@ -6,15 +6,17 @@ import sys
 
 import numpy as np
 import pytest
+from hub_layout import write_hub_folder
 from PIL import Image
 
-from storyseq.project import ROOT, run
-from hub_layout import write_hub_folder
-from storyseq import decoding, features, params as P
-from storyseq.dataset import Vocabulary, load_windows
-from storyseq.decoding import predict
-from storyseq.encoders import load_tokenizer
-from storyseq.model import load_checkpoint
+from storyseq.core import params as P
+from storyseq.embedding import features
+from storyseq.embedding.encoders import load_tokenizer
+from storyseq.evaluation import decoding
+from storyseq.evaluation.decoding import predict
+from storyseq.fixtures.project import ROOT, run
+from storyseq.model.dataset import Vocabulary, load_windows
+from storyseq.model.story_model import load_checkpoint
 
 PREDICT = [sys.executable, "-m", "storyseq.predict"]
 

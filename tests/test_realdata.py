@@ -10,13 +10,13 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from hub_layout import write_hub_folder
 from PIL import Image
 
-from storyseq.project import ROOT, SMALL, make_project, run
-from hub_layout import write_hub_folder
-from storyseq import grounding, markup, sources
-from storyseq.encoders import load_tokenizer
-from storyseq.features import clipping
+from storyseq.data import grounding, markup, sources
+from storyseq.embedding.encoders import load_tokenizer
+from storyseq.embedding.streaming import clipping
+from storyseq.fixtures.project import ROOT, SMALL, make_project, run
 
 
 def with_small(changes):

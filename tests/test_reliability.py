@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from storyseq.project import ROOT, SMALL, commit, env, make_project, run
+from storyseq.fixtures.project import ROOT, SMALL, commit, env, make_project, run
 
 pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
 
-from storyseq import markup, synthetic
-from storyseq.baselines import constant_caption
-from storyseq.bootstrap import paired_interval, story_weights
-from storyseq.encoders import load_tokenizer
-from storyseq.grounding import character_f1, characters, names, window_characters
-from storyseq.scoring import image_stats, normalise, rouge_l, summarise, text_stats, words
+from storyseq.data import markup, synthetic
+from storyseq.data.grounding import character_f1, characters, names, window_characters
+from storyseq.embedding.encoders import load_tokenizer
+from storyseq.evaluation.baselines import constant_caption
+from storyseq.evaluation.bootstrap import paired_interval, story_weights
+from storyseq.evaluation.scoring import image_stats, normalise, rouge_l, summarise, text_stats, words
 
 
 def text_scores(references, hypotheses):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from storyseq.project import commit, make_project, run
+from storyseq.fixtures.project import commit, make_project, run
 
 pytestmark = pytest.mark.slow  # end-to-end dvc runs: `make test-fast` skips them
 

@@ -8,30 +8,50 @@ length) is done; the model, the features and the targets live on the model's dev
 are kept on the device and read once per epoch, so a GPU never waits on the host."""
 import copy
 import math
+from dataclasses import dataclass, fields
 
 import torch
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from storyseq.dataset import Vocabulary
-from storyseq.features import target_pixels
-from storyseq.losses import info_nce, text_loss
-from storyseq.progress import tqdm
+from storyseq.core.progress import tqdm
+from storyseq.embedding.features import target_pixels
+from storyseq.model.dataset import Vocabulary
+from storyseq.model.losses import info_nce, text_loss
+from storyseq.model.story_model import ModelConfig
 
 COMPONENTS = ("image", "text", "contrastive", "total")
 
 
 def build(model_params, cache, meta, windows):
-    """(StoryModel's config, generation vocabulary) for the cached features, from the captions of
-    the training windows and the model params."""
+    """(ModelConfig, generation vocabulary) for the cached features, from the captions of the
+    training windows and the model params."""
     train_rows = torch.cat([windows["train"]["inputs"].flatten(), windows["train"]["target"]]).unique()
     vocab = Vocabulary.from_tokens(cache["token_ids"][train_rows], meta["pad_id"], meta["bos_id"], meta["eos_id"],
-                                   meta["unk_id"], size=model_params["vocab_size"])
-    config = {"image_dim": meta["image_dim"], "text_dim": meta["text_dim"], "vocab_size": len(vocab),
-              "target_size": meta["target_size"], "k": windows["train"]["inputs"].shape[1],
-              "max_tokens": cache["token_ids"].shape[1],
-              **{k: v for k, v in model_params.items() if k != "vocab_size"}}
+                                   meta["unk_id"], size=model_params["max_vocab_size"])
+    config = ModelConfig.from_params(model_params, image_dim=meta["image_dim"], text_dim=meta["text_dim"],
+                                     vocab_size=len(vocab), target_size=meta["target_size"],
+                                     k=windows["train"]["inputs"].shape[1], max_tokens=cache["token_ids"].shape[1])
     return config, vocab
+
+
+@dataclass
+class TrainSettings:
+    """The train params that fit() reads (params.yaml's train section documents each)."""
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    lambda_contrastive: float
+    temperature: float
+    seed: int
+    schedule: str
+    clip_norm: float
+    ema_decay: float
+
+    @classmethod
+    def from_params(cls, train_params, **changes):
+        return cls(**{f.name: train_params[f.name] for f in fields(cls)} | changes)
 
 
 class Targets:
@@ -70,12 +90,12 @@ def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastiv
     return losses
 
 
-def _epoch(model, cache, targets, vocab, windows, t, order, update=None):
+def _epoch(model, cache, targets, vocab, windows, settings, order, update=None):
     """Mean losses over `windows` in the given order; update(total loss) after each batch when given."""
     steps, sizes = [], []
-    for rows in order.split(t["batch_size"]):
+    for rows in order.split(settings.batch_size):
         losses = batch_losses(model, cache, targets, vocab, windows["inputs"][rows], windows["target"][rows],
-                              t["lambda_contrastive"], t["temperature"])
+                              settings.lambda_contrastive, settings.temperature)
         if update is not None:
             update(losses["total"])
         steps.append(torch.stack([losses[key].detach() for key in COMPONENTS]))
@@ -84,31 +104,31 @@ def _epoch(model, cache, targets, vocab, windows, t, order, update=None):
     return dict(zip(COMPONENTS, ((torch.stack(steps).double() * weights[:, None]).sum(0) / len(order)).tolist()))
 
 
-def optimiser(model, t, steps_per_epoch, device):
+def optimiser(model, settings, steps_per_epoch, device):
     """AdamW with a one-epoch linear warm-up, then cosine decay to zero over the other epochs
     (train.schedule: cosine), or a constant rate; gradients clipped to train.clip_norm (0: off);
     and an exponential moving average of the weights (train.ema_decay per step; 0: off), which is
     what is validated and kept. Returns (update(loss), averaged model)."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"],
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay,
                                   fused=device.type == "cuda" or None)
-    total, warmup = t["epochs"] * steps_per_epoch, steps_per_epoch
+    total, warmup = settings.epochs * steps_per_epoch, steps_per_epoch
 
     def rate(step):
-        if t["schedule"] == "constant":
+        if settings.schedule == "constant":
             return 1.0
         if step < warmup:
             return (step + 1) / warmup
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
-    averaged = t["ema_decay"] and AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(t["ema_decay"]),
-                                                use_buffers=True)
+    averaged = settings.ema_decay and AveragedModel(
+        model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay), use_buffers=True)
 
     def update(loss):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if t["clip_norm"]:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), t["clip_norm"])
+        if settings.clip_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
         optimizer.step()
         scheduler.step()
         if averaged:
@@ -117,23 +137,23 @@ def optimiser(model, t, steps_per_epoch, device):
     return update, averaged.module if averaged else model
 
 
-def fit(model, cache, train, val, vocab, t, log=None):
-    """Train for t['epochs'] on the device of `cache`; return (best-val state dict, best epoch,
+def fit(model, cache, train, val, vocab, settings, log=None):
+    """Train for settings.epochs on the device of `cache` with the TrainSettings `settings`; return (best-val state dict, best epoch,
     history rows). Each epoch the (averaged) weights are validated; the kept ones have the lowest
     val image + text loss (val_image_plus_text). log(row) is called with each epoch's history row."""
     device = cache["image_features"].device
     targets = Targets(cache, vocab, device)
-    update, validated = optimiser(model, t, math.ceil(len(train["target"]) / t["batch_size"]), device)
-    generator = torch.Generator().manual_seed(t["seed"])
+    update, validated = optimiser(model, settings, math.ceil(len(train["target"]) / settings.batch_size), device)
+    generator = torch.Generator().manual_seed(settings.seed)
     history, best_state, best_epoch, best_task = [], None, 0, float("inf")
-    bar = tqdm(range(1, t["epochs"] + 1), desc="train", unit="epoch")
+    bar = tqdm(range(1, settings.epochs + 1), desc="train", unit="epoch")
     for epoch in bar:
         model.train()
-        train_losses = _epoch(model, cache, targets, vocab, train, t,
+        train_losses = _epoch(model, cache, targets, vocab, train, settings,
                               torch.randperm(len(train["target"]), generator=generator), update)
         validated.eval()
         with torch.no_grad():
-            val_losses = _epoch(validated, cache, targets, vocab, val, t, torch.arange(len(val["target"])))
+            val_losses = _epoch(validated, cache, targets, vocab, val, settings, torch.arange(len(val["target"])))
         task = val_losses["image"] + val_losses["text"]
         history.append({"epoch": epoch, **{f"train_{k}": round(v, 6) for k, v in train_losses.items()},
                         **{f"val_{k}": round(v, 6) for k, v in val_losses.items()},

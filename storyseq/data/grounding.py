@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 
-from storyseq.markup import NAME_TAG, plain_text
-from storyseq.scoring import words
+from storyseq.data.markup import NAME_TAG, plain_text
+from storyseq.evaluation.scoring import words
 
 OPEN_TAG = re.compile(r"<gd[a-z]\s+([^>]*)>")
 CHARACTER = re.compile(r"char\d+")

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from storyseq import markup
-from storyseq.markup import NAME_TAG, plain_text
+from storyseq.data import markup
+from storyseq.data.markup import NAME_TAG, plain_text
 
 SPLITS = ("train", "val", "test")
 SKIP_EXAMPLES = 3  # skipped stories named in the log per reason; the rest are counted

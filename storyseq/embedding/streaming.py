@@ -1,36 +1,18 @@
-"""The embed stage's work: stream frames through the frozen encoders, once, into a small
-cache of features, target images and target token ids."""
+"""The embed stage's work: stream frames through the frozen encoders, once, into the feature
+cache (storyseq/embedding/features.py): decode workers, encoder batches and progress bars."""
 import collections
 import functools
-import io
-import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import torch
-from PIL import Image
-from torchvision.transforms.v2 import functional as TF
 
-from storyseq.progress import tqdm
+from storyseq.core.progress import tqdm
+from storyseq.embedding.features import decode_images
 
-FEATURES_FILE, META_FILE = "features.pt", "meta.json"
 DECODE_CHUNK = 32  # frames per decode task: small enough to keep every worker busy
-
-
-def decode_images(images, image_size, target_size):
-    """Encoded frames -> (encoder input (B, 3, S, S), targets (B, 3, T, T)), both uint8.
-    torchvision's antialiased bilinear resize gives PIL's bilinear bytes within one level (a
-    rounding on under 1% of the values) at about twice PIL's speed."""
-    big, small = [], []
-    for data in images:
-        with Image.open(io.BytesIO(data)) as img:
-            pixels = TF.pil_to_tensor(img.convert("RGB"))
-        big.append(TF.resize(pixels, [image_size, image_size], antialias=True))
-        small.append(TF.resize(pixels, [target_size, target_size], antialias=True))
-    return torch.stack(big), torch.stack(small)
 
 
 def usable_cores():
@@ -47,10 +29,10 @@ def prefetched(fn, items, workers=1):
     """fn(item) for each item, in order, computed in the background while the caller works on
     earlier results; at most 2 * workers results are pending, so memory stays bounded.
 
-    One worker is a thread: no copies between processes. Several are processes, since threads
-    do not scale (on an H200's 16 cores, 16 decode threads gave 1,000 img/s, the GIL, and 16
-    processes 9,700). As torch's DataLoader does, they are forked (they start at once and never
-    touch CUDA) and run torch on one core, so that they don't crowd each other out."""
+    One worker is a thread: no copies between processes. Several are processes, since decode
+    threads do not scale past the GIL (docs/benchmark.md). As torch's DataLoader does, they are
+    forked (they start at once and never touch CUDA) and run torch on one core, so that they
+    don't crowd each other out."""
     if workers == 1:
         pool = ThreadPoolExecutor(1, initializer=one_torch_thread)
     else:
@@ -84,8 +66,7 @@ def regrouped(chunks, batch_size):
 
 def decode_workers(workers, device):
     """embed.decode_workers, where auto is one per usable core on CUDA (the GPU waits on decoding)
-    and 1 on the CPU, where the encoder already keeps every core busy: on 2 cores, one decode
-    thread beside ONNX Runtime came to 1.04 of the decode-plus-forward limit, two processes 0.72."""
+    and 1 on the CPU, where the encoder already keeps every core busy (docs/benchmark.md)."""
     return workers if workers != "auto" else usable_cores() if device.type == "cuda" else 1
 
 
@@ -147,30 +128,6 @@ def embed_frames(frames_path, image_encoder, text_encoder, e, device, precision)
     return {"image_features": image_features, "text_features": text_features, "target_images": target_images,
             "token_ids": token_ids, "story_ids": columns["story_id"],
             "frames": torch.tensor(columns["frame"], dtype=torch.int32), "texts": columns["text"]}
-
-
-def target_pixels(cache, rows=slice(None)):
-    """Target images of the given rows as floats in [0, 1] (the cache stores them as uint8)."""
-    return cache["target_images"][rows].float() / 255
-
-
-def on_device(cache, device):
-    """The cache's tensors that the model reads (features, target images, token ids), on `device`."""
-    return {k: cache[k].to(device) for k in ("image_features", "text_features", "target_images", "token_ids")}
-
-
-def save(cache, meta, folder):
-    """Write the cache as two files into `folder`."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(cache, folder / FEATURES_FILE)
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-
-
-def load(folder):
-    """(cache, meta) from data/features/."""
-    folder = Path(folder)
-    return torch.load(folder / FEATURES_FILE, weights_only=True), json.loads((folder / META_FILE).read_text())
 
 
 def clipping(texts, tokenizer, max_tokens):

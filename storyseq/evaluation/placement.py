@@ -1,6 +1,6 @@
 """placement: does a predicted picture put each character where frame K+1 has it? Synthetic data only.
 
-Frame K+1's chain-of-thought record (storyseq/synthetic.py) gives each character's colour,
+Frame K+1's chain-of-thought record (storyseq/data/synthetic.py) gives each character's colour,
 column and row. In the predicted picture (at the target size, the frame squashed to a square),
 each pixel of the character's row band weighs 1 - (its RGB distance to the character's colour)
 / 0.5, clipped at 0. The character is placed when the column cell with the most weight is its
@@ -9,7 +9,7 @@ where the target frame has no generator record (real data) or no character."""
 import numpy as np
 import torch
 
-from storyseq import synthetic
+from storyseq.data import synthetic
 
 REACH = 0.5  # RGB distance (in [0, 1] units) at which a pixel stops counting for a colour
 

@@ -2,7 +2,7 @@
 value stops the stage with a one-line error that names the key."""
 import yaml
 
-from storyseq.errors import StageError
+from storyseq.core.errors import StageError
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -55,7 +55,7 @@ SCHEMA = {
     "model.image_decoder": _choice("frames", "context"),
     "model.frame_channels": (int, lambda v: v >= 4 and v % 4 == 0, "a multiple of 4"),
     "model.text_decoder": _choice("copy", "gru"),
-    "model.vocab_size": _int(5),
+    "model.max_vocab_size": _int(5),
     "model.token_dim": _int(8),
     "model.image_inputs": (bool, lambda v: True, "true or false"),
     "train.epochs": _int(1),

@@ -1,6 +1,6 @@
 """The offline benchmark: stories in StoryReasoning's hub schema, drawn from known rules with
 known chance, so that frame K+1 is never fully determined and its most probable form (the
-oracle, storyseq/oracle.py) can be computed.
+oracle, storyseq/evaluation/oracle.py) can be computed.
 
 - Every story has its own place and its own cast: names are built from syllables, so most
   test names never occur in training and a decoder must copy them from frames 1..K.

@@ -4,10 +4,13 @@ vocabulary: the generation vocabulary, then the batch's input-caption tokens out
 the copy decoder can reach those). Neither ever sees frame K+1's caption but as the
 teacher-forced input of training."""
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from storyseq.model.layers import Dropout
 
 
 def extended_vocabulary(vocab, source):
@@ -27,16 +30,6 @@ def recurrence(source, mask):
     pairs = (source.long() << 32 | following).masked_fill(~mask, -1)  # one id per pair, no sync with a GPU
     same = pairs.unsqueeze(-1).unsqueeze(-1) == pairs[:, None, None].masked_fill(~mask[:, None, None], -2)
     return same.any(-1).float()
-
-
-class Dropout(nn.Dropout):
-    """The model's dropout: nn.Dropout with its mask drawn as uniform numbers, the same law as
-    F.dropout's Bernoulli draws and cheaper on the CPU (docs/journal.md)."""
-
-    def forward(self, x):
-        if not self.training or self.p == 0:
-            return x
-        return x * ((torch.rand_like(x) >= self.p) / (1 - self.p))
 
 
 class GRUDecoder(nn.Module):
@@ -73,6 +66,17 @@ class GRUDecoder(nn.Module):
         return F.cross_entropy(logits.transpose(1, 2), vocab.encode(targets), reduction="none")
 
 
+class CopyStep(NamedTuple):
+    """What the copy decoder computes for a run of tokens: generation log-probabilities (B, T, V),
+    attention over the source (B, T, S), log gate and log (1 - gate) of generating (B, T), and
+    the state after the last token."""
+    log_probs: torch.Tensor
+    attention: torch.Tensor
+    log_generate: torch.Tensor
+    log_copy: torch.Tensor
+    state: dict
+
+
 class CopyDecoder(nn.Module):
     """A pointer-generator. The input captions' tokens, embedded with the position of each in its
     caption, the frame it came from and the captions in which the pair of tokens it starts recurs
@@ -94,67 +98,79 @@ class CopyDecoder(nn.Module):
     def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens, token_dim):
         super().__init__()
         h, d = hidden_dim, token_dim
-        self.follow_pair = nn.Linear(h, 1)
+        self.follow_pair_bonus = nn.Linear(h, 1)
         self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
         self.frame = nn.Embedding(k, d)
         self.position = nn.Embedding(max_tokens, d)
-        self.recurs = nn.Linear(k, d, bias=False)
-        self.mix = nn.Conv1d(d, d, kernel_size=3, padding=1)
+        self.recurrence = nn.Linear(k, d, bias=False)
+        self.near_mix = nn.Conv1d(d, d, kernel_size=3, padding=1)
         self.init = nn.Linear(h, h)
-        self.steer = nn.Linear(h, d)
+        self.context_input = nn.Linear(h, d)
         self.gru = nn.GRU(2 * d, h, batch_first=True)
         self.query = nn.Linear(h, d, bias=False)
-        self.follow = nn.Linear(h, 1)
-        self.told = nn.Linear(h, 1)
+        self.follow_bonus = nn.Linear(h, 1)
+        self.told_bonus = nn.Linear(h, 1)
         self.drop = Dropout(dropout)
         self.combine = nn.Linear(h + d, d)
         self.out = nn.Linear(d, vocab_size)
         self.gate = nn.Linear(h + 2 * d, 1)
-        self.widen = nn.Conv1d(d, d, kernel_size=3, padding=2, dilation=2)
+        self.far_mix = nn.Conv1d(d, d, kernel_size=3, padding=2, dilation=2)
 
     def start(self, context, source, vocab):
         """The decoding state of a batch: story context (B, H) and source (B, K, L), the tokenizer
         ids of the K input captions. Each caption is mixed on its own, with its padding zeroed
         before each convolution, so that a window's memory does not depend on L, the longest
-        caption of its batch."""
+        caption of its batch. The state also carries what the caption so far has matched: the
+        positions of its last token ("last") and the pairs it has already told ("told")."""
         b, k, length = source.shape
         mask = source != vocab.special_id(vocab.pad)
         positions = torch.arange(length, device=source.device)
         x = (self.embed(vocab.encode(source)) + self.frame(torch.arange(k, device=source.device))[:, None]
-             + self.position(positions) + self.recurs(recurrence(source, mask))) * mask.unsqueeze(-1)
+             + self.position(positions) + self.recurrence(recurrence(source, mask))) * mask.unsqueeze(-1)
         x, flat_mask = x.flatten(0, 1), mask.flatten(0, 1).unsqueeze(-1)
-        memory = self._convolved(self.widen, self._convolved(self.mix, x) * flat_mask).view(b, k * length, -1)
+        memory = self._mixed(self.far_mix, self._mixed(self.near_mix, x) * flat_mask).view(b, k * length, -1)
         source, mask = source.flatten(1), mask.flatten(1)
         index, extra = extended_vocabulary(vocab, source)
-        return {"h": torch.tanh(self.init(context)).unsqueeze(0), "steer": self.steer(context), "memory": memory,
-                "source": source, "mask": mask, "index": index, "extra": extra, "told": torch.zeros_like(mask),
-                "same": torch.zeros_like(mask)}
+        return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context_input": self.context_input(context),
+                "memory": memory, "source": source, "mask": mask, "index": index, "extra": extra,
+                "told": torch.zeros_like(mask), "last": torch.zeros_like(mask)}
 
-    def _convolved(self, convolution, x):
+    def _mixed(self, convolution, x):
         """x (N, L, D) plus the ReLU of `convolution` over its positions (dropout on its input)."""
         return x + torch.relu(convolution(self.drop(x).transpose(1, 2))).transpose(1, 2)
 
-    def _run(self, state, tokens, vocab):
-        """(generation log-probs (B, T, V), attention (B, T, S), log gate and log 1 - gate (B, T), state)."""
-        memory, mask = state["memory"], state["mask"]
-        same = (tokens.unsqueeze(2) == state["source"].unsqueeze(1)) & mask.unsqueeze(1)
-        before = torch.cat([state["same"].unsqueeze(1), same[:, :-1]], 1)  # the previous token's matches
-        pair = before & F.pad(same[..., 1:], (0, 1))  # the last two tokens are the pair that starts at s
+    @staticmethod
+    def _matches(state, tokens):
+        """Where each step's token stands in the source (B, T, S); where the pair of the step's
+        previous token and itself starts; and which pairs the caption has told up to each step."""
+        same = (tokens.unsqueeze(2) == state["source"].unsqueeze(1)) & state["mask"].unsqueeze(1)
+        before = torch.cat([state["last"].unsqueeze(1), same[:, :-1]], 1)
+        pair = before & F.pad(same[..., 1:], (0, 1))
         told = (pair.cumsum(1) > 0) | state["told"].unsqueeze(1)
-        read = same.float() @ memory / same.sum(-1, keepdim=True).clamp(min=1)
-        x = self.drop(self.embed(vocab.encode(tokens))) + state["steer"].unsqueeze(1)
-        out, h = self.gru(torch.cat([x, read], dim=-1), state["h"])
+        return same, pair, told
+
+    def _attention(self, out, memory, mask, same, pair, told):
+        """Attention (B, T, S) of the GRU outputs over the memory, with the learned bonuses for the
+        positions that follow the last token, or the last pair, and for the pairs already told."""
         scores = (self.query(out) / math.sqrt(memory.shape[-1])) @ memory.transpose(1, 2)
-        scores = (scores + torch.where(F.pad(same[..., :-1], (1, 0)), self.follow(out), 0.0)
-                  + torch.where(F.pad(pair[..., :-2], (2, 0)), self.follow_pair(out), 0.0)
-                  + torch.where(told, self.told(out), 0.0))
-        attention = scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)
-        attended = attention @ memory
-        features = torch.cat([out, attended], dim=-1)
+        scores = (scores + torch.where(F.pad(same[..., :-1], (1, 0)), self.follow_bonus(out), 0.0)
+                  + torch.where(F.pad(pair[..., :-2], (2, 0)), self.follow_pair_bonus(out), 0.0)
+                  + torch.where(told, self.told_bonus(out), 0.0))
+        return scores.masked_fill(~mask.unsqueeze(1), float("-inf")).softmax(-1)
+
+    def _run(self, state, tokens, vocab):
+        """A CopyStep for `tokens` (B, T) from `state`."""
+        memory = state["memory"]
+        same, pair, told = self._matches(state, tokens)
+        selective_read = same.float() @ memory / same.sum(-1, keepdim=True).clamp(min=1)
+        x = self.drop(self.embed(vocab.encode(tokens))) + state["context_input"].unsqueeze(1)
+        out, h = self.gru(torch.cat([x, selective_read], dim=-1), state["h"])
+        attention = self._attention(out, memory, state["mask"], same, pair, told)
+        features = torch.cat([out, attention @ memory], dim=-1)
         gate = self.gate(torch.cat([features, x], dim=-1)).squeeze(-1)
         log_probs = self.out(self.drop(torch.tanh(self.combine(features)))).log_softmax(-1)
-        return log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate), {**state, "h": h, "told": told[:, -1],
-                                                                                  "same": same[:, -1]}
+        return CopyStep(log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate),
+                        {**state, "h": h, "told": told[:, -1], "last": same[:, -1]})
 
     def step(self, state, tokens, vocab):
         """Log-probabilities (B, T, V + M) over the extended vocabulary after each of `tokens`."""

@@ -1,7 +1,7 @@
 """The `oracle` system of the synthetic benchmark: the most probable frame K+1 given frames 1..K.
 
 It reads what frames 1..K show, as their `## Image N` chain-of-thought sections record it (who
-stands where, in what colour, doing what), and knows the generator's rules (storyseq/synthetic.py):
+stands where, in what colour, doing what), and knows the generator's rules (storyseq/data/synthetic.py):
 - each character walks on one column and turns back at an edge: frame K's column and the
   heading from frame K-1 to K give where it will be and whether it turns;
 - each character repeats a loop of LOOP_LENGTHS actions (each length and every ordered loop
@@ -16,9 +16,9 @@ import re
 
 import numpy as np
 
-from storyseq import synthetic
-from storyseq.features import decode_images
-from storyseq.markup import SECTION, plain_text
+from storyseq.data import synthetic
+from storyseq.data.markup import SECTION, plain_text
+from storyseq.embedding.features import decode_images
 
 ROW = re.compile(r"^\|(.+)\|\s*$", re.MULTILINE)
 LOOPS = {p: np.array(list(itertools.permutations(range(len(synthetic.ACTIONS)), p))) for p in synthetic.LOOP_LENGTHS}

@@ -13,8 +13,8 @@ and scores 0, its zero length counting in BLEU's brevity penalty and METEOR's po
 import contextlib
 import os
 
-from storyseq.bootstrap import paired_interval, story_weights
-from storyseq.markup import plain_text
+from storyseq.data.markup import plain_text
+from storyseq.evaluation.bootstrap import paired_interval, story_weights
 
 NO_INTERVAL = ("bleu_1, bleu_2, bleu_3, bleu_4 and meteor are corpus figures (BLEU from summed n-gram counts, "
                "METEOR from statistics pooled inside Meteor 1.5): no interval is given for them")

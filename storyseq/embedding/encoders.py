@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from storyseq.errors import StageError
-from storyseq.network import hub_reachable
+from storyseq.core.errors import StageError
+from storyseq.data.network import hub_reachable
 
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 TF_LITE = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])  # EfficientNet-Lite was trained on inputs in [-1, 1]

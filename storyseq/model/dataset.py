@@ -2,7 +2,7 @@
 import pyarrow.parquet as pq
 import torch
 
-from storyseq.errors import StageError
+from storyseq.core.errors import StageError
 
 
 def frame_values(cache, column, folder="data"):

@@ -3,7 +3,7 @@ the same draw, and take percentiles. Stories, not windows, are resampled: the wi
 story overlap and are not independent."""
 import numpy as np
 
-from storyseq.scoring import summarise
+from storyseq.evaluation.scoring import summarise
 
 
 def story_weights(story_ids, n_resamples, seed):

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features, Image, List, Value
 
-from storyseq import synthetic
-from storyseq.errors import StageError
-from storyseq.network import hub_reachable
+from storyseq.core.errors import StageError
+from storyseq.data import synthetic
+from storyseq.data.network import hub_reachable
 
 FEATURES = Features({
     "story_id": Value("string"),

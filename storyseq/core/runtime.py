@@ -5,7 +5,7 @@ import random
 import numpy as np
 import torch
 
-from storyseq.errors import StageError
+from storyseq.core.errors import StageError
 
 
 def resolve_device(name, key):

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch.nn import functional as F
 
-from storyseq.features import target_pixels
+from storyseq.embedding.features import target_pixels
 
 
 def _token_ids(vocab, state):

@@ -1,0 +1,1 @@
+"""evaluate and plot: generation, scores, baselines, the oracle, bootstrap intervals, report tables and figures."""

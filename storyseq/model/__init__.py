@@ -1,0 +1,1 @@
+"""train: the story model (projections, fused LSTM, image and text decoders), its losses and the training loop."""
