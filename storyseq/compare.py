@@ -102,13 +102,18 @@ def paired_differences(grouped, reference, n_resamples=1000, seed=0, confidence=
             for label in grouped if label != reference}
 
 
+def _as_yaml(value):
+    """A param value as YAML reads it: `dvc exp show` gives booleans as 'True' and 'False'."""
+    return yaml.safe_load(value) if isinstance(value, str) else value
+
+
 def find_group(grouped, reference):
     """The label of the group that `reference` ('key=value, ...') names. Values compare as YAML
     values, so train.lambda_contrastive=0 names the group dvc shows as ...=0.0."""
     wanted = {key.strip(): yaml.safe_load(value) for key, _, value in
               (part.partition("=") for part in reference.split(","))}
     for label, runs in grouped.items():
-        if label == reference or all(key in runs[0]["params"] and runs[0]["params"][key] == value
+        if label == reference or all(key in runs[0]["params"] and _as_yaml(runs[0]["params"][key]) == value
                                      for key, value in wanted.items()):
             return label
     raise ValueError(f"no group {reference!r}; groups: {'; '.join(grouped)}")

@@ -78,6 +78,10 @@ def test_the_reference_is_found_by_value():
     assert "minus train.lambda_contrastive=0.5" in compare.report(grouped, "train.lambda_contrastive=.5", n_resamples=20)
     with pytest.raises(ValueError, match="no group 'train.lambda_contrastive=0.2'; groups: train.lambda_contrastive=0.0; "):
         compare.find_group(grouped, "train.lambda_contrastive=0.2")
+    text_only = run(0.5, 0, [0.2] * 4)
+    text_only["params"]["model.image_inputs"] = "False"  # how dvc's exp_show gives a boolean
+    grouped = compare.groups([text_only])
+    assert compare.find_group(grouped, "model.image_inputs=false") == next(iter(grouped))
 
 
 def test_experiments_leave_out_queued_running_and_failed_runs(tmp_path, monkeypatch, capsys):
