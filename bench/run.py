@@ -23,16 +23,9 @@ from storyseq.core.runtime import resolve_runtime  # noqa: E402
 from storyseq.data import markup, synthetic  # noqa: E402
 from storyseq.embedding import features  # noqa: E402
 from storyseq.embedding.encoders import image_encoder_for, load_text_encoder  # noqa: E402
-from storyseq.embedding.features import decode_images
-from storyseq.embedding.streaming import (
-    DECODE_CHUNK,
-    decode_workers,
-    encoder_batch_size,
-    one_torch_thread,
-    prefetched,
-    regrouped,
-    usable_cores,
-)
+from storyseq.embedding.features import decode_images  # noqa: E402
+from storyseq.embedding.streaming import (DECODE_CHUNK, decode_workers, encoder_batch_size,  # noqa: E402
+                                          one_torch_thread, prefetched, regrouped, usable_cores)
 from storyseq.fixtures.project import SMALL, commit, make_project, ran_stages, run, update_params  # noqa: E402
 from storyseq.model.dataset import Vocabulary, load_windows  # noqa: E402
 from storyseq.model.story_model import ModelConfig, StoryModel  # noqa: E402

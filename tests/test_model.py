@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from storyseq.embedding.encoders import load_image_encoder
+from storyseq.embedding.features import target_pixels
 from storyseq.evaluation.decoding import Generation, generate, input_captions, model_outputs, predict
 from storyseq.model.dataset import Vocabulary
 from storyseq.model.layers import Dropout
@@ -131,7 +132,7 @@ def test_the_image_predictor_reads_frames_1_to_k_and_never_frame_k_plus_1(image_
     seen = []
     model.image_decoder.register_forward_hook(lambda module, args, out: seen.append(args[1]))
     batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1)
-    assert torch.equal(seen[0], cache["target_images"][w["inputs"]].float() / 255)
+    assert torch.equal(seen[0], target_pixels(cache, w["inputs"]))
     before = pictures(cache)
     last = w["target"][-1]  # frame K+1 of the last window, and no window's input frame
     changed = {**cache, "target_images": cache["target_images"].clone()}
