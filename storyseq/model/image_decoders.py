@@ -2,7 +2,8 @@
 (model.image_decoder).
 
 - `frames` (FramePredictor), in the manner of SimVP (Gao et al., CVPR 2022): a convolutional
-  encoder per input frame, a translator over the K frames' maps stacked as channels, steered by
+  encoder per input frame, a translator over the K frames' maps stacked as channels (at half
+  and at a quarter of the side, so that it sees where a thing was two frames ago), steered by
   the story context (a per-channel scale and shift from the words), and a decoder beside frame
   K's full-resolution features. It reads where everything stands; the words say where it goes.
   It moves frame K's pixels with a dynamic local filter (Jia et al., NeurIPS 2016): each pixel
@@ -18,13 +19,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from storyseq.model.layers import conv_block
+
 KEEP_BIAS = 2.0  # the gate's initial logit: sigmoid(2) = 0.88 of frame K is kept
 TAPS = 3  # the frames decoder moves each pixel by one of TAPS x TAPS offsets
 REACH = 3 / 16  # its largest offset, as a share of the side
-
-
-def _conv(c_in, c_out, stride=1):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.GroupNorm(2, c_out), nn.SiLU())
 
 
 def _colour_and_gate(channels):
@@ -52,11 +51,11 @@ class FramePredictor(nn.Module):
 
     def __init__(self, hidden_dim, channels, k):
         super().__init__()
-        self.encode = _conv(3, channels, stride=2)
-        self.translate = nn.Sequential(_conv(k * channels, 2 * channels), _conv(2 * channels, channels))
+        self.encode = conv_block(3, channels, stride=2)
+        self.translate = Translator(k * channels, channels)
         self.scale_and_shift = nn.Linear(hidden_dim, 2 * channels)
         self.decode = nn.Sequential(nn.ConvTranspose2d(channels, channels // 2, 4, stride=2, padding=1), nn.SiLU())
-        self.last_frame = _conv(3, channels // 2)
+        self.last_frame = conv_block(3, channels // 2)
         self.head = _colour_and_gate(channels)
         self.taps = nn.Conv2d(channels, TAPS * TAPS, 1)
         with torch.no_grad():
@@ -70,6 +69,23 @@ class FramePredictor(nn.Module):
         x = torch.cat([self.decode(x * (1 + scale) + shift), self.last_frame(frames[:, -1])], dim=1)
         moved = _moved(frames[:, -1], self.taps(x).softmax(dim=1), max(1, round(REACH * size / (TAPS // 2))))
         return _blend(self.head(x), moved)
+
+
+class Translator(nn.Module):
+    """The K frames' half-resolution maps stacked as channels (B, c_in, S/2, S/2) -> (B, c_out,
+    S/2, S/2): a layer at half resolution, a branch down to a quarter (two layers there; its
+    output upsampled and added), and a layer to c_out. The branch widens what each position sees
+    to about half the side, so that it reads a motion over the K frames and not one step of it."""
+
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.first = conv_block(c_in, 2 * c_out)
+        self.quarter = nn.Sequential(conv_block(2 * c_out, 2 * c_out, stride=2), conv_block(2 * c_out, 2 * c_out))
+        self.last = conv_block(2 * c_out, c_out)
+
+    def forward(self, x):
+        x = self.first(x)
+        return self.last(x + F.interpolate(self.quarter(x), size=x.shape[-2:], mode="nearest"))
 
 
 def _moved(image, weights, step):
