@@ -48,8 +48,7 @@ def name_starts(model, cache, test, vocab, tokenizer, tagged):
             continue
         context, _ = model.window_context(cache["image_features"], cache["text_features"], inputs)
         caption = targets.captions(target, target)
-        state = model.start_caption(context, features.target_pixels(cache, inputs),
-                                    input_captions(cache, inputs, vocab.special_id(vocab.pad)), vocab)
+        state = decoder.start(context, input_captions(cache, inputs, vocab.special_id(vocab.pad)), vocab)
         nll = decoder.nll(state, caption[:, :-1], caption[:, 1:], vocab)[0]
         _, attention, _, log_copy, _ = decoder._run(state, caption[:, :-1], vocab)
         ids, source = caption[0, 1:].tolist(), state["source"][0]

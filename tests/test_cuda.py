@@ -139,10 +139,9 @@ def test_generation_and_baselines_on_cuda_match_the_cpu(data, trained):
     cpu_context, _ = cpu_model.window_context(cpu_cache["image_features"], cpu_cache["text_features"], inputs)
     source, cpu_source = (input_captions(c, i, tokenizer.pad_token_id) for c, i in ((cache, inputs.cuda()),
                                                                                      (cpu_cache, inputs)))
-    state = model.start_caption(context, features.target_pixels(cache, inputs.cuda()), source, vocab)
-    cpu_state = cpu_model.start_caption(cpu_context, features.target_pixels(cpu_cache, inputs), cpu_source, vocab)
-    beams = generate(model.text_decoder, state, vocab, 20, 3)
-    assert beams == generate(cpu_model.text_decoder, cpu_state, vocab, 20, 3)
+    beams = generate(model.text_decoder, context, source, vocab, 20, 3)
+    assert beams == generate(cpu_model.text_decoder, cpu_context, cpu_source, vocab, 20, 3)
+    state = model.text_decoder.start(context, source, vocab)
     assert len(state["extra"]), "every input token is in the vocabulary: the copy path is not exercised"
     bos = torch.full((len(inputs), 1), tokenizer.cls_token_id, device="cuda")
     log_probs, _ = model.text_decoder.step(state, bos, vocab)

@@ -18,7 +18,7 @@ class Fixed:
     def __init__(self, p_end, p_a):
         self.log_probs = torch.tensor([0.0, 0.0, p_end, 0.0, p_a, 1 - p_end - p_a]).log()
 
-    def start(self, context, source, vocab, scene=None):
+    def start(self, context, source, vocab):
         return {"h": torch.zeros(1, len(context), 1), "extra": source.new_zeros(0)}
 
     def step(self, state, tokens, vocab):
@@ -26,8 +26,7 @@ class Fixed:
 
 
 def run(decoder, **rules):
-    state = decoder.start(torch.zeros(2, 1), torch.zeros(2, 1, 1, dtype=torch.long), VOCAB)
-    return generate(decoder, state, VOCAB, 12, **rules)
+    return generate(decoder, torch.zeros(2, 1), torch.zeros(2, 1, 1, dtype=torch.long), VOCAB, 12, **rules)
 
 
 def test_greedy_argmax_never_ends_where_the_end_is_never_the_likeliest_token():

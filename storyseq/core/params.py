@@ -58,7 +58,6 @@ SCHEMA = {
     "model.max_vocab_size": _int(5),
     "model.token_dim": _int(8),
     "model.image_inputs": (bool, lambda v: True, "true or false"),
-    "model.scene_tokens": (bool, lambda v: True, "true or false"),
     "train.epochs": _int(1),
     "train.batch_size": _int(2),
     "train.lr": _float(0.0, 1.0, open_lo=True),

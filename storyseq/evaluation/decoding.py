@@ -1,6 +1,5 @@
-"""Autoregressive caption generation from a text decoder's start state (the story context, the
-K input captions and, for a decoder that reads them, scene tokens). The decoder only ever sees
-its own previous outputs, never the reference."""
+"""Autoregressive caption generation from the story context and the K input captions. The
+decoder only ever sees its own previous outputs, never the reference."""
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -44,14 +43,13 @@ def _apply_rules(log_probs, ids, eos, histories, alive, no_repeat_ngram, stop):
 
 
 @torch.no_grad()
-def greedy(decoder, state, vocab, max_new_tokens, no_repeat_ngram=0, stop="argmax"):
-    """Greedy decoding of a batch from its start state under the rules of _apply_rules; returns
-    lists of tokenizer ids (no bos/eos)."""
+def greedy(decoder, context, source, vocab, max_new_tokens, no_repeat_ngram=0, stop="argmax"):
+    """Greedy decoding of a batch under the rules of _apply_rules; returns lists of tokenizer ids (no bos/eos)."""
+    state = decoder.start(context, source, vocab)
     ids, eos = _token_ids(vocab, state), vocab.special_id(vocab.eos)
-    n, device = state["h"].shape[1], state["h"].device
-    tokens = torch.full((n, 1), vocab.special_id(vocab.bos), dtype=torch.long, device=device)
-    histories, alive = [[] for _ in range(n)], torch.ones(n, device=device)
-    done = torch.zeros(n, dtype=torch.bool, device=device)
+    tokens = torch.full((len(context), 1), vocab.special_id(vocab.bos), dtype=torch.long, device=context.device)
+    histories, alive = [[] for _ in context], torch.ones(len(context), device=context.device)
+    done = torch.zeros(len(context), dtype=torch.bool, device=context.device)
     for _ in range(max_new_tokens):
         log_probs, state = decoder.step(state, tokens, vocab)
         log_probs, alive = _apply_rules(log_probs[:, -1], ids, eos, histories, alive, no_repeat_ngram, stop)
@@ -65,19 +63,19 @@ def greedy(decoder, state, vocab, max_new_tokens, no_repeat_ngram=0, stop="argma
 
 
 @torch.no_grad()
-def beam_search(decoder, state, vocab, max_new_tokens, beam_size, no_repeat_ngram=0, stop="argmax"):
+def beam_search(decoder, context, source, vocab, max_new_tokens, beam_size, no_repeat_ngram=0, stop="argmax"):
     """Beam search, one window at a time, scored by mean token log-probability, under the rules
     of _apply_rules (each beam keeps its own history and probability of having ended)."""
-    device = state["h"].device
-    return [_beam_one(decoder, _select(state, torch.tensor([i], device=device)), vocab, max_new_tokens, beam_size,
-                      no_repeat_ngram, stop) for i in range(state["h"].shape[1])]
+    return [_beam_one(decoder, context[i:i + 1], source[i:i + 1], vocab, max_new_tokens, beam_size,
+                      no_repeat_ngram, stop) for i in range(len(context))]
 
 
-def _beam_one(decoder, state, vocab, max_new_tokens, beam_size, no_repeat_ngram, stop):
-    ids, eos, device = _token_ids(vocab, state), vocab.special_id(vocab.eos), state["h"].device
-    beams, scores, finished = [[]], torch.zeros(1, device=device), []
-    alive = torch.ones(1, device=device)
-    last = torch.full((1, 1), vocab.special_id(vocab.bos), dtype=torch.long, device=device)
+def _beam_one(decoder, context, source, vocab, max_new_tokens, beam_size, no_repeat_ngram, stop):
+    state = decoder.start(context, source, vocab)
+    ids, eos = _token_ids(vocab, state), vocab.special_id(vocab.eos)
+    beams, scores, finished = [[]], torch.zeros(1, device=context.device), []
+    alive = torch.ones(1, device=context.device)
+    last = torch.full((1, 1), vocab.special_id(vocab.bos), dtype=torch.long, device=context.device)
     for _ in range(max_new_tokens):
         log_probs, state = decoder.step(state, last, vocab)
         log_probs, alive = _apply_rules(log_probs[:, -1], ids, eos, beams, alive, no_repeat_ngram, stop)
@@ -97,10 +95,10 @@ def _beam_one(decoder, state, vocab, max_new_tokens, beam_size, no_repeat_ngram,
                 next_scores.append(score)
         if len(finished) >= beam_size or not next_beams:
             break
-        beams, scores = next_beams, torch.tensor(next_scores, device=device)
-        keep = torch.tensor(keep, device=device)
+        beams, scores = next_beams, torch.tensor(next_scores, device=context.device)
+        keep = torch.tensor(keep, device=context.device)
         state, alive = _select(state, keep), alive[keep]
-        last = torch.tensor([[b[-1]] for b in beams], device=device)
+        last = torch.tensor([[b[-1]] for b in beams], device=context.device)
     if not finished:  # no beam ended within max_new_tokens: rank the unfinished ones
         finished = [(s / (len(b) + 1), b) for s, b in zip(scores.tolist(), beams)]
     return max(finished, key=lambda item: item[0])[1]
@@ -110,12 +108,12 @@ def _until_eos(seq, eos):
     return seq[:seq.index(eos)] if eos in seq else seq
 
 
-def generate(decoder, state, vocab, max_new_tokens, beam_size=1, no_repeat_ngram=0, stop="argmax"):
-    """Tokenizer-id sequences for a batch, from the decoder's start state (decoder.start, or
-    StoryModel.start_caption): greedy when beam_size == 1; the rules are those of _apply_rules."""
+def generate(decoder, context, source, vocab, max_new_tokens, beam_size=1, no_repeat_ngram=0, stop="argmax"):
+    """Tokenizer-id sequences for a batch of contexts (B, H) and input captions (B, K, L):
+    greedy when beam_size == 1; the rules are those of _apply_rules."""
     if beam_size == 1:
-        return greedy(decoder, state, vocab, max_new_tokens, no_repeat_ngram, stop)
-    return beam_search(decoder, state, vocab, max_new_tokens, beam_size, no_repeat_ngram, stop)
+        return greedy(decoder, context, source, vocab, max_new_tokens, no_repeat_ngram, stop)
+    return beam_search(decoder, context, source, vocab, max_new_tokens, beam_size, no_repeat_ngram, stop)
 
 
 @dataclass(frozen=True)
@@ -147,10 +145,9 @@ def predict(model, cache, windows, vocab, tokenizer, generation, batch_size=256,
     images, captions = [], []
     for rows in windows["inputs"].to(device).split(batch_size):
         context, _ = model.window_context(cache["image_features"], cache["text_features"], rows)
-        frames = target_pixels(cache, rows)
-        images.append(model.predict_image(context, frames).cpu())
-        state = model.start_caption(context, frames, input_captions(cache, rows, vocab.special_id(vocab.pad)), vocab)
-        for seq in generate(model.text_decoder, state, vocab, **asdict(generation)):
+        images.append(model.predict_image(context, target_pixels(cache, rows)).cpu())
+        source = input_captions(cache, rows, vocab.special_id(vocab.pad))
+        for seq in generate(model.text_decoder, context, source, vocab, **asdict(generation)):
             captions.append(tokenizer.decode(seq, skip_special_tokens=True))
         if progress:
             progress(len(rows))

@@ -19,11 +19,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from storyseq.model.layers import conv_block
-
 KEEP_BIAS = 2.0  # the gate's initial logit: sigmoid(2) = 0.88 of frame K is kept
 TAPS = 3  # the frames decoder moves each pixel by one of TAPS x TAPS offsets
 REACH = 3 / 16  # its largest offset, as a share of the side
+
+
+def _conv(c_in, c_out, stride=1):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.GroupNorm(2, c_out), nn.SiLU())
 
 
 def _colour_and_gate(channels):
@@ -51,11 +53,11 @@ class FramePredictor(nn.Module):
 
     def __init__(self, hidden_dim, channels, k):
         super().__init__()
-        self.encode = conv_block(3, channels, stride=2)
+        self.encode = _conv(3, channels, stride=2)
         self.translate = Translator(k * channels, channels)
         self.scale_and_shift = nn.Linear(hidden_dim, 2 * channels)
         self.decode = nn.Sequential(nn.ConvTranspose2d(channels, channels // 2, 4, stride=2, padding=1), nn.SiLU())
-        self.last_frame = conv_block(3, channels // 2)
+        self.last_frame = _conv(3, channels // 2)
         self.head = _colour_and_gate(channels)
         self.taps = nn.Conv2d(channels, TAPS * TAPS, 1)
         with torch.no_grad():
@@ -79,9 +81,9 @@ class Translator(nn.Module):
 
     def __init__(self, c_in, c_out):
         super().__init__()
-        self.first = conv_block(c_in, 2 * c_out)
-        self.quarter = nn.Sequential(conv_block(2 * c_out, 2 * c_out, stride=2), conv_block(2 * c_out, 2 * c_out))
-        self.last = conv_block(2 * c_out, c_out)
+        self.first = _conv(c_in, 2 * c_out)
+        self.quarter = nn.Sequential(_conv(2 * c_out, 2 * c_out, stride=2), _conv(2 * c_out, 2 * c_out))
+        self.last = _conv(2 * c_out, c_out)
 
     def forward(self, x):
         x = self.first(x)

@@ -7,7 +7,6 @@ from torch import nn
 
 from storyseq.model.image_decoders import ContextDecoder, FramePredictor
 from storyseq.model.layers import Dropout
-from storyseq.model.scene import SceneEncoder
 from storyseq.model.text_decoders import CopyDecoder, GRUDecoder
 
 
@@ -30,7 +29,6 @@ class ModelConfig:
     image_inputs: bool = True
     image_decoder: str = "frames"
     frame_channels: int = 16
-    scene_tokens: bool = False  # False in the checkpoints written before the param existed
 
     @classmethod
     def from_params(cls, model_params, **sizes):
@@ -46,8 +44,7 @@ class StoryModel(nn.Module):
     hidden_dim; its last output is the story context. From the context, the image decoder
     (storyseq/model/image_decoders.py) predicts the picture, reading frames 1..K's pixels, and
     the text decoder (storyseq/model/text_decoders.py) writes the caption, reading frames 1..K's
-    captions and, with scene_tokens, a grid of their pixels (storyseq/model/scene.py). Without
-    image_inputs (the text-only ablation) no picture of frames 1..K goes in."""
+    captions. Without image_inputs (the text-only ablation) no picture of frames 1..K goes in."""
 
     def __init__(self, config):
         super().__init__()
@@ -58,15 +55,13 @@ class StoryModel(nn.Module):
         self.fuse = nn.Sequential(nn.Linear(2 * c.embed_dim, c.hidden_dim), nn.ReLU(), Dropout(c.dropout))
         self.lstm = nn.LSTM(c.hidden_dim, c.hidden_dim, batch_first=True)
         if c.text_decoder == "copy":  # built before the image decoder, whose choice then leaves its init alone
-            self.text_decoder = CopyDecoder(c.vocab_size, c.hidden_dim, c.dropout, c.k, c.max_tokens, c.token_dim,
-                                            reads_scene=c.scene_tokens)
+            self.text_decoder = CopyDecoder(c.vocab_size, c.hidden_dim, c.dropout, c.k, c.max_tokens, c.token_dim)
         else:
             self.text_decoder = GRUDecoder(c.vocab_size, c.hidden_dim, c.dropout)
         if c.image_decoder == "frames":
             self.image_decoder = FramePredictor(c.hidden_dim, c.frame_channels, c.k)
         else:
             self.image_decoder = ContextDecoder(c.hidden_dim, c.target_size, c.image_channels)
-        self.scene = SceneEncoder(c.k, c.target_size, c.token_dim) if c.scene_tokens and c.text_decoder == "copy" else None
 
     def project(self, image_features, text_features):
         """Per-frame projections into the shared (contrastive) space."""
@@ -85,24 +80,14 @@ class StoryModel(nn.Module):
         from the input frames' projections (B, K, D), their pixels (B, K, 3, S, S) and the input
         captions' tokenizer ids `source` (B, K, L). The decoder's input is the caption shifted right."""
         context, _ = self.context(image_emb, text_emb)
-        state = self.start_caption(context, frames, source, vocab)
+        state = self.text_decoder.start(context, source, vocab)
         nll = self.text_decoder.nll(state, caption[:, :-1], caption[:, 1:], vocab)
         return self.predict_image(context, frames), nll
-
-    def _seen(self, frames):
-        """Frames 1..K's pixels as the model sees them: zeros in the text-only ablation."""
-        return frames if self.image_inputs else torch.zeros_like(frames)
 
     def predict_image(self, context, frames):
         """Frame K+1's picture from the story context and frames 1..K's pixels (B, K, 3, S, S),
         which the text-only ablation does not see: it paints from the context alone."""
-        return self.image_decoder(context, self._seen(frames))
-
-    def start_caption(self, context, frames, source, vocab):
-        """The text decoder's state for a batch: from the story context (B, H), frames 1..K's pixels
-        (B, K, 3, S, S) when it reads scene tokens, and the input captions' tokenizer ids (B, K, L)."""
-        scene = self.scene(self._seen(frames)) if self.scene is not None else None
-        return self.text_decoder.start(context, source, vocab, scene)
+        return self.image_decoder(context, frames if self.image_inputs else torch.zeros_like(frames))
 
     def window_context(self, image_features, text_features, inputs):
         """Context and LSTM outputs for windows given as (B, K) rows into the feature tensors."""

@@ -44,8 +44,8 @@ class GRUDecoder(nn.Module):
         self.drop = Dropout(dropout)
         self.out = nn.Linear(hidden_dim, vocab_size)
 
-    def start(self, context, source, vocab, scene=None):
-        """The decoding state of a batch: story context (B, H); the source and scene are not read."""
+    def start(self, context, source, vocab):
+        """The decoding state of a batch: story context (B, H); the source is not read."""
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context": context,
                 "extra": source.new_zeros(0)}
 
@@ -91,16 +91,13 @@ class CopyDecoder(nn.Module):
     So that it can tell what it has already told (who is still to be named), the attention also
     gets a learned bonus for the positions whose pair of tokens the caption already holds: a
     coverage of pairs, as single pieces ('ma', '##ra') are shared by many names.
-    With reads_scene, each step also attends over scene tokens (storyseq/model/scene.py: where
-    things stand and move in frames 1..K), which it reads but cannot copy.
     Tokens (embeddings, memory, attention, output features) are token_dim wide, narrower than the
     GRU's hidden_dim: the memory spans K x L positions and the output layer the vocabulary, so
     their width sets most of the decoder's cost."""
 
-    def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens, token_dim, reads_scene=False):
+    def __init__(self, vocab_size, hidden_dim, dropout, k, max_tokens, token_dim):
         super().__init__()
         h, d = hidden_dim, token_dim
-        reads = 2 if reads_scene else 1  # the memory's read, and the scene's
         self.follow_pair_bonus = nn.Linear(h, 1)
         self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
         self.frame = nn.Embedding(k, d)
@@ -114,15 +111,14 @@ class CopyDecoder(nn.Module):
         self.follow_bonus = nn.Linear(h, 1)
         self.told_bonus = nn.Linear(h, 1)
         self.drop = Dropout(dropout)
-        self.combine = nn.Linear(h + reads * d, d)
+        self.combine = nn.Linear(h + d, d)
         self.out = nn.Linear(d, vocab_size)
-        self.gate = nn.Linear(h + (reads + 1) * d, 1)
+        self.gate = nn.Linear(h + 2 * d, 1)
         self.far_mix = nn.Conv1d(d, d, kernel_size=3, padding=2, dilation=2)
-        self.scene_query = nn.Linear(h, d, bias=False) if reads_scene else None
 
-    def start(self, context, source, vocab, scene=None):
-        """The decoding state of a batch: story context (B, H), source (B, K, L), the tokenizer
-        ids of the K input captions, and scene tokens (B, N, token_dim) when it reads them. Each caption is mixed on its own, with its padding zeroed
+    def start(self, context, source, vocab):
+        """The decoding state of a batch: story context (B, H) and source (B, K, L), the tokenizer
+        ids of the K input captions. Each caption is mixed on its own, with its padding zeroed
         before each convolution, so that a window's memory does not depend on L, the longest
         caption of its batch. The state also carries what the caption so far has matched: the
         positions of its last token ("last") and the pairs it has already told ("told")."""
@@ -137,8 +133,7 @@ class CopyDecoder(nn.Module):
         index, extra = extended_vocabulary(vocab, source)
         return {"h": torch.tanh(self.init(context)).unsqueeze(0), "context_input": self.context_input(context),
                 "memory": memory, "source": source, "mask": mask, "index": index, "extra": extra,
-                "told": torch.zeros_like(mask), "last": torch.zeros_like(mask),
-                **({"scene": scene} if self.scene_query is not None else {})}
+                "told": torch.zeros_like(mask), "last": torch.zeros_like(mask)}
 
     def _mixed(self, convolution, x):
         """x (N, L, D) plus the ReLU of `convolution` over its positions (dropout on its input)."""
@@ -171,11 +166,7 @@ class CopyDecoder(nn.Module):
         x = self.drop(self.embed(vocab.encode(tokens))) + state["context_input"].unsqueeze(1)
         out, h = self.gru(torch.cat([x, selective_read], dim=-1), state["h"])
         attention = self._attention(out, memory, state["mask"], same, pair, told)
-        reads = [out, attention @ memory]
-        if self.scene_query is not None:
-            scene = state["scene"]
-            reads.append((self.scene_query(out) @ scene.transpose(1, 2) / math.sqrt(scene.shape[-1])).softmax(-1) @ scene)
-        features = torch.cat(reads, dim=-1)
+        features = torch.cat([out, attention @ memory], dim=-1)
         gate = self.gate(torch.cat([features, x], dim=-1)).squeeze(-1)
         log_probs = self.out(self.drop(torch.tanh(self.combine(features)))).log_softmax(-1)
         return CopyStep(log_probs, attention, F.logsigmoid(gate), F.logsigmoid(-gate),
