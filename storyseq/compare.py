@@ -43,13 +43,18 @@ def experiments(repo=".", rev=None):
         if row.get("State") not in (None, "Success"):
             unfinished += 1
             continue
-        params = {k: row.get(k, row.get(f"params.yaml:{k}")) for k in keys}
+        params = {k: _param(row.get(k, row.get(f"params.yaml:{k}"))) for k in keys}
         story_ids, _, stats = read_window_lines(dvc.api.read(WINDOWS, repo=repo, rev=row["rev"]).splitlines())
         runs.append({"name": row["Experiment"] or row["rev"], "seed": params.pop(SEED), "params": params,
                      "story_ids": story_ids, "stats": stats})
     if unfinished:
         print(f"compare: left out {unfinished} experiments that are queued, running or failed")
     return runs
+
+
+def _param(value):
+    """A param value from `dvc exp show`, which gives booleans as the strings 'True' and 'False'."""
+    return {"True": True, "False": False}.get(value, value) if isinstance(value, str) else value
 
 
 def groups(runs):
@@ -102,18 +107,13 @@ def paired_differences(grouped, reference, n_resamples=1000, seed=0, confidence=
             for label in grouped if label != reference}
 
 
-def _as_yaml(value):
-    """A param value as YAML reads it: `dvc exp show` gives booleans as 'True' and 'False'."""
-    return yaml.safe_load(value) if isinstance(value, str) else value
-
-
 def find_group(grouped, reference):
     """The label of the group that `reference` ('key=value, ...') names. Values compare as YAML
     values, so train.lambda_contrastive=0 names the group dvc shows as ...=0.0."""
     wanted = {key.strip(): yaml.safe_load(value) for key, _, value in
               (part.partition("=") for part in reference.split(","))}
     for label, runs in grouped.items():
-        if label == reference or all(key in runs[0]["params"] and _as_yaml(runs[0]["params"][key]) == value
+        if label == reference or all(key in runs[0]["params"] and runs[0]["params"][key] == value
                                      for key, value in wanted.items()):
             return label
     raise ValueError(f"no group {reference!r}; groups: {'; '.join(grouped)}")

@@ -78,10 +78,6 @@ def test_the_reference_is_found_by_value():
     assert "minus train.lambda_contrastive=0.5" in compare.report(grouped, "train.lambda_contrastive=.5", n_resamples=20)
     with pytest.raises(ValueError, match="no group 'train.lambda_contrastive=0.2'; groups: train.lambda_contrastive=0.0; "):
         compare.find_group(grouped, "train.lambda_contrastive=0.2")
-    text_only = run(0.5, 0, [0.2] * 4)
-    text_only["params"]["model.image_inputs"] = "False"  # how dvc's exp_show gives a boolean
-    grouped = compare.groups([text_only])
-    assert compare.find_group(grouped, "model.image_inputs=false") == next(iter(grouped))
 
 
 def test_experiments_leave_out_queued_running_and_failed_runs(tmp_path, monkeypatch, capsys):
@@ -99,3 +95,19 @@ def test_experiments_leave_out_queued_running_and_failed_runs(tmp_path, monkeypa
     monkeypatch.setattr(dvc.api, "read", lambda path, repo, rev: lines)
     assert [r["name"] for r in compare.experiments(str(tmp_path))] == ["abc", "Success"]
     assert "left out 3 experiments" in capsys.readouterr().out
+
+
+def test_a_boolean_param_from_exp_show_is_a_boolean(tmp_path, monkeypatch):
+    """`dvc exp show` gives a boolean param as the string 'False'; experiments() reads it back as
+    False, so that --reference model.image_inputs=false finds its group."""
+    import dvc.api
+
+    (tmp_path / "params.yaml").write_text("train:\n  seed: 0\nmodel:\n  image_inputs: true\n")
+    lines = "\n".join(window_lines(STORIES, range(5, 9), run(0.5, 0, [0.5] * 4)["stats"]))
+    rows = [{"rev": "abc", "Experiment": None, "State": None, "train.seed": 0, "model.image_inputs": "False"}]
+    monkeypatch.setattr(dvc.api, "exp_show", lambda repo, revs=None: rows)
+    monkeypatch.setattr(dvc.api, "read", lambda path, repo, rev: lines)
+    runs = compare.experiments(str(tmp_path))
+    assert runs[0]["params"] == {"model.image_inputs": False}
+    grouped = compare.groups(runs)
+    assert compare.find_group(grouped, "model.image_inputs=false") == next(iter(grouped))
