@@ -5,18 +5,21 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
-from measure import BATCH, DEFAULTS, E, K, N_FRAMES, T, sgemm_gflops, timed
+from measure import DEFAULTS, E, K, T, sgemm_gflops, timed, train_step
 from torch.utils.flop_counter import FlopCounterMode
 
 from storyseq.core.runtime import resolve_runtime
 from storyseq.data import markup, synthetic
 from storyseq.embedding.encoders import image_encoder_for, load_text_encoder
 from storyseq.embedding.features import decode_images
-from storyseq.embedding.streaming import (DECODE_CHUNK, decode_workers, one_torch_thread, prefetched, regrouped,
-                                          usable_cores)
+from storyseq.embedding.streaming import (DECODE_CHUNK, decode_workers, encoder_batch_size, one_torch_thread,
+                                          prefetched, regrouped, usable_cores)
 from storyseq.model.dataset import Vocabulary
 from storyseq.model.story_model import ModelConfig, StoryModel
-from storyseq.model.training import Targets, batch_losses
+from storyseq.model.training import Targets
+
+N_FRAMES = 256
+BATCH = encoder_batch_size(E["batch_size"], torch.device("cpu"))
 
 
 def frames(n):
@@ -122,11 +125,7 @@ def cached_vs_inloop(image_encoder, text_encoder, images, texts, n_windows=128):
                 targets = Targets(cache, vocab, "cpu")
             else:
                 cache, targets = cached, cached_targets
-            losses = batch_losses(model, cache, targets, vocab, rows[:, :K], rows[:, K], T["lambda_contrastive"],
-                                  T["temperature"])
-            optimizer.zero_grad()
-            losses["total"].backward()
-            optimizer.step()
+            train_step(model, optimizer, cache, targets, vocab, rows)
 
     epoch(False)  # warm-up
     return {"cached_vs_inloop": timed(lambda: epoch(True)) / timed(lambda: epoch(False))}

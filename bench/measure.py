@@ -1,5 +1,6 @@
-"""What every bench group shares: the default params it measures at, and timers that take turns,
-so that a change of load on a shared machine hits both sides of a ratio alike."""
+"""What every bench group shares: the default params it measures at, one training step of the
+model, and timers that take turns, so that a change of load on a shared machine hits both sides
+of a ratio alike."""
 import sys
 import time
 from pathlib import Path
@@ -10,12 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from storyseq.core import params as P  # noqa: E402
-from storyseq.embedding.streaming import encoder_batch_size  # noqa: E402
+from storyseq.model.training import batch_losses  # noqa: E402
 
-N_FRAMES, K = 256, 4
+K = 4
 DEFAULTS = P.load("data", "embed", "model", "train", path=ROOT / "params.yaml")
 E, T = DEFAULTS.embed, DEFAULTS.train
-BATCH = encoder_batch_size(E["batch_size"], torch.device("cpu"))
 
 
 def timed(fn):
@@ -32,6 +32,15 @@ def timed_in_turn(calls, rounds):
         for call, taken in zip(calls, times):
             taken.append(timed(lambda: call(i)))
     return times
+
+
+def train_step(model, optimizer, cache, targets, vocab, windows):
+    """One optimiser step on (B, K + 1) windows of rows into `cache`, with the default train params."""
+    losses = batch_losses(model, cache, targets, vocab, windows[:, :K], windows[:, K], T["lambda_contrastive"],
+                          T["temperature"])
+    optimizer.zero_grad()
+    losses["total"].backward()
+    optimizer.step()
 
 
 def sgemm_gflops(n=2048):

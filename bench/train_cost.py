@@ -1,6 +1,6 @@
 """The `real_step` group and the train stage's FLOP rate: what a training step costs."""
 import torch
-from measure import DEFAULTS, E, K, T, sgemm_gflops, timed, timed_in_turn
+from measure import DEFAULTS, E, K, T, sgemm_gflops, timed, timed_in_turn, train_step
 from torch.utils.flop_counter import FlopCounterMode
 
 from storyseq.core import params as P
@@ -64,13 +64,7 @@ def real_shaped_training(n_ids=10_000, length=130, n_frames=512, steps=5):
                                                    k=K, max_tokens=length))
         optimizer, targets = torch.optim.AdamW(model.parameters(), lr=T["lr"]), Targets(cache, vocab, "cpu")
 
-        def step(rows):
-            losses = batch_losses(model, cache, targets, vocab, rows[:, :K], rows[:, K], T["lambda_contrastive"],
-                                  T["temperature"])
-            optimizer.zero_grad()
-            losses["total"].backward()
-            optimizer.step()
-        return step, len(vocab)
+        return lambda rows: train_step(model, optimizer, cache, targets, vocab, rows), len(vocab)
 
     default, vocab_size = trainer(DEFAULTS.model["text_decoder"], DEFAULTS.model["max_vocab_size"])
     seed, seed_vocab = trainer("gru", None)
