@@ -73,7 +73,7 @@ def one(job):
     config, vocab = build(params.model, cache, meta, windows)
     model, on_device = StoryModel(config).to(device), features.on_device(cache, device)
     start = time.time()
-    state, best_epoch, _ = fit(model, on_device, windows["train"], windows["val"], vocab, TrainSettings.from_params(params.train))
+    state, kept_epoch, _ = fit(model, on_device, windows["train"], windows["val"], vocab, TrainSettings.from_params(params.train))
     train_s = time.time() - start
     model.load_state_dict(state)
     if os.environ.get("SAVE") and seed == 0:
@@ -85,7 +85,7 @@ def one(job):
     if os.environ.get("CAPTIONS"):
         Path(os.environ["CAPTIONS"], f"{name}-{seed}.json").write_text(json.dumps(captions))
     return {"name": name, "seed": seed, **scores(captions, cache, windows["test"], folder, tokenizer),
-            "best_epoch": best_epoch, "train_s": train_s, "vocab": len(vocab)}
+            "kept_epoch": kept_epoch, "train_s": train_s, "vocab": len(vocab)}
 
 
 if __name__ == "__main__":

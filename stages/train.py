@@ -1,4 +1,4 @@
-"""train: fit the story model on cached features; keep the best-val checkpoint."""
+"""train: fit the story model on cached features; keep the last (or best-val) checkpoint."""
 from dataclasses import asdict
 
 import torch
@@ -24,19 +24,21 @@ def main():
     config, vocab = build(params.model, cache, meta, windows)
     model = StoryModel(config).to(device)
     with open_log() as live:
-        state, best_epoch, history = fit(model, features.on_device(cache, device), windows["train"], windows["val"],
+        state, kept_epoch, history = fit(model, features.on_device(cache, device), windows["train"], windows["val"],
                                          vocab, TrainSettings.from_params(t), log=lambda row: log_epoch(live, row))
-        best = history[best_epoch - 1]["val_image_plus_text"]
+        kept = history[kept_epoch - 1]["val_image_plus_text"]
         # keys that sort after rouge_l, so that `dvc metrics show` leads with the model's scores
-        live.summary["selected"] = {"epoch": best_epoch, "val_image_plus_text": best}
+        live.summary["selected"] = {"epoch": kept_epoch, "val_image_plus_text": kept}
         live.summary["size"] = {"parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(vocab)}
         live.make_summary()
     with atomic_path("models/model.pt") as tmp:
         torch.save({"config": asdict(config), "state": {k: v.cpu() for k, v in state.items()}, "vocab": vocab.ids,
                     "tokenizer": meta["tokenizer"]}, tmp)
-    print(f"train: best epoch {best_epoch} of {t['epochs']}: val image + text loss {best:.4f}")
-    if best_epoch == t["epochs"] > 1:
-        print(f"train: warning: the best epoch is the last one; the val loss was still falling: "
+    best = min(history, key=lambda row: row["val_image_plus_text"])
+    print(f"train: kept epoch {kept_epoch} of {t['epochs']} (train.checkpoint: {t['checkpoint']}): val image + text "
+          f"loss {kept:.4f}; the lowest, {best['val_image_plus_text']:.4f}, at epoch {best['epoch']}")
+    if best["epoch"] == t["epochs"] > 1:
+        print(f"train: warning: the val loss was still falling at the last epoch: "
               f"more train.epochs (now {t['epochs']}) may help")
 
 

@@ -169,7 +169,7 @@ def test_training_learns_the_next_token(decoder):
     model = tiny(vocab_size=len(v), text_decoder=decoder)
     w = windows()
     t = TrainSettings(epochs=60, batch_size=4, lr=0.01, weight_decay=0.0, lambda_contrastive=0.1, temperature=0.1,
-                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0)
+                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="best_val")
     state, best_epoch, history = fit(model, cache, w, w, v, t)
     assert history[-1]["train_text"] < 0.2 * history[0]["train_text"]
     task = [row["val_image"] + row["val_text"] for row in history]
@@ -177,6 +177,18 @@ def test_training_learns_the_next_token(decoder):
     model.load_state_dict(state)
     generated = decode(model.eval(), cache, w, v, max_new_tokens=4)
     assert generated == cache["token_ids"][w["target"], 1:2].tolist()
+
+
+def test_the_last_checkpoint_is_the_last_epochs_weights():
+    cache = tiny_cache()
+    v = vocab(cache)
+    model = tiny(vocab_size=len(v))
+    t = TrainSettings(epochs=3, batch_size=4, lr=0.01, weight_decay=0.0, lambda_contrastive=0.1, temperature=0.1,
+                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="last")
+    state, kept_epoch, history = fit(model, cache, windows(), windows(), v, t)
+    assert kept_epoch == 3 == len(history)
+    assert state.keys() == model.state_dict().keys()
+    assert all(torch.equal(state[k], value) for k, value in model.state_dict().items())
 
 
 def name_stories(n_stories, first_name):
@@ -199,7 +211,7 @@ def test_the_copy_decoder_copies_a_name_outside_its_vocabulary():
     assert v.encode(train["token_ids"][:, 1]).eq(v.unk).all()
     model = tiny(vocab_size=len(v))
     t = TrainSettings(epochs=40, batch_size=8, lr=0.01, weight_decay=0.0, lambda_contrastive=0.0, temperature=0.1,
-                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0)
+                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="last")
     state, _, _ = fit(model, train, w, w, v, t)
     model.load_state_dict(state)
     test, tw = name_stories(4, first_name=3000)  # names never seen in training

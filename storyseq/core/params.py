@@ -68,6 +68,7 @@ SCHEMA = {
     "train.schedule": _choice("cosine", "constant"),
     "train.clip_norm": _float(0.0, 1000.0),
     "train.ema_decay": _float(0.0, 0.9999),
+    "train.checkpoint": _choice("last", "best_val"),
     "train.device": _choice(*DEVICES),
     "evaluate.beam_size": _int(1, 32),
     "evaluate.max_new_tokens": _int(1, 512),

@@ -1,7 +1,8 @@
 """Training on cached features: per-component losses, AdamW, a val loss every epoch, and
-the best-val weights kept. "Best" is the lowest val image + text loss: the task itself.
-The contrastive term is an auxiliary whose scale changes with lambda, so it stays out of
-the choice and checkpoints compare across lambda_contrastive values.
+the last epoch's weights kept, or (train.checkpoint: best_val) those with the lowest val
+image + text loss: the task itself. The contrastive term is an auxiliary whose scale changes
+with lambda, so it stays out of the choice and checkpoints compare across lambda_contrastive
+values.
 
 Window indices stay on the CPU, where each batch's bookkeeping (unique frames, caption
 length) is done; the model, the features and the targets live on the model's device. Losses
@@ -48,6 +49,7 @@ class TrainSettings:
     schedule: str
     clip_norm: float
     ema_decay: float
+    checkpoint: str
 
     @classmethod
     def from_params(cls, train_params, **changes):
@@ -138,14 +140,15 @@ def optimiser(model, settings, steps_per_epoch, device):
 
 
 def fit(model, cache, train, val, vocab, settings, log=None):
-    """Train for settings.epochs on the device of `cache` with the TrainSettings `settings`; return (best-val state dict, best epoch,
-    history rows). Each epoch the (averaged) weights are validated; the kept ones have the lowest
-    val image + text loss (val_image_plus_text). log(row) is called with each epoch's history row."""
+    """Train for settings.epochs on the device of `cache` with the TrainSettings `settings`; return (kept
+    state dict, its epoch, history rows). Each epoch the (averaged) weights are validated; the kept
+    ones are the last epoch's, or (settings.checkpoint == "best_val") those with the lowest val
+    image + text loss (val_image_plus_text). log(row) is called with each epoch's history row."""
     device = cache["image_features"].device
     targets = Targets(cache, vocab, device)
     update, validated = optimiser(model, settings, math.ceil(len(train["target"]) / settings.batch_size), device)
     generator = torch.Generator().manual_seed(settings.seed)
-    history, best_state, best_epoch, best_task = [], None, 0, float("inf")
+    history, kept_state, best_epoch, best_task = [], None, 0, float("inf")
     bar = tqdm(range(1, settings.epochs + 1), desc="train", unit="epoch")
     for epoch in bar:
         model.train()
@@ -161,7 +164,11 @@ def fit(model, cache, train, val, vocab, settings, log=None):
         if log is not None:
             log(history[-1])
         if task < best_task:
-            best_task, best_state, best_epoch = task, copy.deepcopy(validated.state_dict()), epoch
+            best_task, best_epoch = task, epoch
+            if settings.checkpoint == "best_val":
+                kept_state = copy.deepcopy(validated.state_dict())
         bar.set_postfix(train=f"{train_losses['total']:.3f}", val=f"{val_losses['total']:.3f}", best=best_epoch,
                         refresh=False)
-    return best_state, best_epoch, history
+    if settings.checkpoint == "last":
+        return copy.deepcopy(validated.state_dict()), settings.epochs, history
+    return kept_state, best_epoch, history
