@@ -34,6 +34,7 @@ BAD = [
     ("train.lr", 0, "a number in (0.0, 1.0]"),
     ("train.lambda_contrastive", -0.1, "a number in [0.0, 100.0]"),
     ("train.temperature", 0.0, "a number in (0.0, 10.0]"),
+    ("train.checkpoint", "best", "one of last, best_val"),
     ("evaluate.beam_size", 0, "an integer >= 1 and <= 32"),
     ("evaluate.coco", "yes", "true or false"),
     ("evaluate.coco", 1, "true or false"),
