@@ -180,15 +180,21 @@ def test_training_learns_the_next_token(decoder):
 
 
 def test_the_last_checkpoint_is_the_last_epochs_weights():
+    """At a learning rate where the val loss is lowest after epoch 1, best_val keeps epoch 1's
+    weights and last the final ones (both runs train alike: same seeds)."""
     cache = tiny_cache()
     v = vocab(cache)
-    model = tiny(vocab_size=len(v))
-    t = TrainSettings(epochs=3, batch_size=4, lr=0.01, weight_decay=0.0, lambda_contrastive=0.1, temperature=0.1,
-                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="last")
-    state, kept_epoch, history = fit(model, cache, windows(), windows(), v, t)
-    assert kept_epoch == 3 == len(history)
-    assert state.keys() == model.state_dict().keys()
-    assert all(torch.equal(state[k], value) for k, value in model.state_dict().items())
+    kept = {}
+    for checkpoint in ("best_val", "last"):
+        model = tiny(vocab_size=len(v))
+        t = TrainSettings(epochs=3, batch_size=4, lr=1.0, weight_decay=0.0, lambda_contrastive=0.1, temperature=0.1,
+                          seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint=checkpoint)
+        state, epoch, history = fit(model, cache, windows(), windows(6), v, t)
+        kept[checkpoint] = state, epoch
+    assert min(history, key=lambda row: row["val_image_plus_text"])["epoch"] == 1 == kept["best_val"][1]
+    final = model.state_dict()
+    assert kept["last"][1] == 3 and all(torch.equal(kept["last"][0][k], final[k]) for k in final)
+    assert not all(torch.equal(kept["best_val"][0][k], final[k]) for k in final)
 
 
 def name_stories(n_stories, first_name):
