@@ -6,15 +6,16 @@
   and at a quarter of the side, so that it sees where a thing was two frames ago), steered by
   the story context (a per-channel scale and shift from the words), and a decoder beside frame
   K's full-resolution features. It reads where everything stands; the words say where it goes.
-  It moves frame K's pixels with a dynamic local filter (Jia et al., NeurIPS 2016): each pixel
-  of frame K+1 is a learned per-pixel mix of TAPS x TAPS offsets of frame K, so a shape that
-  moves keeps its colour instead of being painted again as a blur.
+  It first repaints frame K where it changes in place (the gated blend below, aligned with frame
+  K, so that when the whole scene's light changes the gate keeps each shape and repaints what is
+  around it), then moves the result with a dynamic local filter (Jia et al., NeurIPS 2016): each
+  pixel of frame K+1 is a learned per-pixel mix of TAPS x TAPS offsets, so a shape that moves
+  keeps its colour instead of being painted again as a blur.
 - `context` (ContextDecoder): paints from the story context alone and never reads the input
   frames' layout.
 
-Both paint a colour image and a keep-gate; the prediction is the gated blend of frame K's picture
-(moved, for `frames`) and the painted one. The gate starts near "keep", so a decoder starts from
-copying the last frame and learns where the scene changes."""
+Both paint a colour image and a keep-gate and blend them with frame K's picture. The gate starts
+near "keep", so a decoder starts from copying the last frame and learns where the scene changes."""
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -47,9 +48,9 @@ class FramePredictor(nn.Module):
 
     Each frame is encoded at half resolution; the K maps, stacked as channels, go through a
     translator steered by the context and are decoded to full resolution beside frame K's own
-    features. From there come the per-pixel weights of TAPS x TAPS offsets of frame K (where each
-    pixel of frame K+1 comes from, up to REACH of the side away), and the painted colour and
-    keep-gate for what is new."""
+    features. From there come the painted colour and keep-gate that repaint frame K where it
+    changes in place, and the per-pixel weights of TAPS x TAPS offsets of the repainted frame
+    (where each pixel of frame K+1 comes from, up to REACH of the side away)."""
 
     def __init__(self, hidden_dim, channels, k):
         super().__init__()
@@ -69,8 +70,8 @@ class FramePredictor(nn.Module):
         x = self.translate(maps.reshape(b, k * maps.shape[1], *maps.shape[2:]))
         scale, shift = self.scale_and_shift(context)[..., None, None].chunk(2, dim=1)
         x = torch.cat([self.decode(x * (1 + scale) + shift), self.last_frame(frames[:, -1])], dim=1)
-        moved = _moved(frames[:, -1], self.taps(x).softmax(dim=1), max(1, round(REACH * size / (TAPS // 2))))
-        return _blend(self.head(x), moved)
+        repainted = _blend(self.head(x), frames[:, -1])
+        return _moved(repainted, self.taps(x).softmax(dim=1), max(1, round(REACH * size / (TAPS // 2))))
 
 
 class Translator(nn.Module):
