@@ -9,12 +9,12 @@ import torch
 from storyseq.embedding.encoders import load_image_encoder
 from storyseq.embedding.features import target_pixels
 from storyseq.evaluation.decoding import Generation, generate, input_captions, model_outputs, predict
+from storyseq.model import training
 from storyseq.model.dataset import Vocabulary
 from storyseq.model.layers import Dropout
 from storyseq.model.losses import info_nce
 from storyseq.model.story_model import ModelConfig, StoryModel
 from storyseq.model.text_decoders import extended_vocabulary, recurrence
-from storyseq.model import training
 from storyseq.model.training import Targets, TrainSettings, batch_losses, fit
 
 K, N_FRAMES, L = 3, 12, 6
