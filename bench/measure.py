@@ -37,7 +37,7 @@ def timed_in_turn(calls, rounds):
 def train_step(model, optimizer, cache, targets, vocab, windows):
     """One optimiser step on (B, K + 1) windows of rows into `cache`, with the default train params."""
     losses = batch_losses(model, cache, targets, vocab, windows[:, :K], windows[:, K], T["lambda_contrastive"],
-                          T["temperature"])
+                          T["temperature"], T["image_weight"])
     optimizer.zero_grad()
     losses["total"].backward()
     optimizer.step()

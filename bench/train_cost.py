@@ -25,7 +25,7 @@ def train_flops(folder):
     def losses(split, rows):
         w = windows[split]
         return batch_losses(model, cache, targets, vocab, w["inputs"][rows], w["target"][rows],
-                            t["lambda_contrastive"], t["temperature"])["total"]
+                            t["lambda_contrastive"], t["temperature"], t["image_weight"])["total"]
 
     with FlopCounterMode(display=False) as counter:
         for rows in torch.arange(len(windows["train"]["target"])).split(t["batch_size"]):

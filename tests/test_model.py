@@ -65,6 +65,14 @@ def test_decoder_input_is_shifted_right(decoder):
     assert (seen["input"][:, 0] == 101).all() and not (seen["input"] == 102).any()
 
 
+def test_the_total_loss_weighs_the_image_term_by_train_image_weight():
+    model, cache = tiny().eval(), tiny_cache()
+    w, v = windows(), vocab(cache)
+    for weight in (1.0, 10.0):
+        losses = batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1, weight)
+        torch.testing.assert_close(losses["total"], weight * losses["image"] + losses["text"] + 0.5 * losses["contrastive"])
+
+
 @pytest.mark.parametrize("size", [16, 32, 64])
 @pytest.mark.parametrize("image_decoder", IMAGE_DECODERS)
 def test_image_output_matches_the_target_size_and_range(size, image_decoder):

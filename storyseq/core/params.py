@@ -63,6 +63,7 @@ SCHEMA = {
     "train.lr": _float(0.0, 1.0, open_lo=True),
     "train.weight_decay": _float(0.0, 1.0),
     "train.lambda_contrastive": _float(0.0, 100.0),
+    "train.image_weight": _float(0.0, 1000.0),
     "train.temperature": _float(0.0, 10.0, open_lo=True),
     "train.seed": _int(0),
     "train.schedule": _choice("cosine", "constant"),

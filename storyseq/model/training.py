@@ -50,6 +50,7 @@ class TrainSettings:
     clip_norm: float
     ema_decay: float
     checkpoint: str
+    image_weight: float = 1.0
 
     @classmethod
     def from_params(cls, train_params, **changes):
@@ -70,8 +71,9 @@ class Targets:
         return self.tokens[rows_on_device, :int(self.lengths[rows].max())]
 
 
-def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastive, temperature):
-    """Losses of one batch of windows, given as (B, K) input rows and (B,) target rows on the CPU.
+def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastive, temperature, image_weight=1.0):
+    """Losses of one batch of windows, given as (B, K) input rows and (B,) target rows on the CPU;
+    the total weighs the image loss by image_weight and the contrastive one by lambda_contrastive.
     The rows travel to the device in one copy."""
     frames, inverse = inputs.unique(return_inverse=True)
     rows = torch.cat([frames, inverse.flatten(), target, inputs.flatten()])
@@ -88,7 +90,7 @@ def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastiv
         "text": text_loss(nll, caption[:, 1:], targets.pad_id),
         "contrastive": info_nce(image_emb, text_emb, temperature),
     }
-    losses["total"] = losses["image"] + losses["text"] + lambda_contrastive * losses["contrastive"]
+    losses["total"] = image_weight * losses["image"] + losses["text"] + lambda_contrastive * losses["contrastive"]
     return losses
 
 
@@ -97,7 +99,7 @@ def _epoch(model, cache, targets, vocab, windows, settings, order, update=None):
     steps, sizes = [], []
     for rows in order.split(settings.batch_size):
         losses = batch_losses(model, cache, targets, vocab, windows["inputs"][rows], windows["target"][rows],
-                              settings.lambda_contrastive, settings.temperature)
+                              settings.lambda_contrastive, settings.temperature, settings.image_weight)
         if update is not None:
             update(losses["total"])
         steps.append(torch.stack([losses[key].detach() for key in COMPONENTS]))
