@@ -36,7 +36,7 @@ MODEL = {"embed_dim": 32, "hidden_dim": 32, "token_dim": 16, "dropout": 0.0, "im
 GENERATION = Generation(max_new_tokens=20)  # the default rules
 VOCAB_SIZE = 12  # below the captions' ids, so that generation must copy some
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 0.002, "weight_decay": 0.01, "lambda_contrastive": 0.5,
-         "temperature": 0.07, "seed": 0,
+         "image_weight": 1.0, "temperature": 0.07, "seed": 0,
          "schedule": "constant", "clip_norm": 0.0, "ema_decay": 0.0,
          "checkpoint": "last"}
 

@@ -59,7 +59,7 @@ def test_decoder_input_is_shifted_right(decoder):
 
     model.text_decoder.nll = spy
     w, v = windows(), vocab(tiny_cache())
-    batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1)
+    batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1, 1.0)
     caption = cache["token_ids"][w["target"]][:, :3].long()
     assert torch.equal(seen["input"], caption[:, :-1]) and torch.equal(seen["target"], caption[:, 1:])
     assert (seen["input"][:, 0] == 101).all() and not (seen["input"] == 102).any()
@@ -140,7 +140,7 @@ def test_the_image_predictor_reads_frames_1_to_k_and_never_frame_k_plus_1(image_
 
     seen = []
     model.image_decoder.register_forward_hook(lambda module, args, out: seen.append(args[1]))
-    batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1)
+    batch_losses(model, cache, Targets(cache, v, "cpu"), v, w["inputs"], w["target"], 0.5, 0.1, 1.0)
     assert torch.equal(seen[0], target_pixels(cache, w["inputs"]))
     before = pictures(cache)
     last = w["target"][-1]  # frame K+1 of the last window, and no window's input frame
@@ -178,7 +178,7 @@ def test_training_learns_the_next_token(decoder):
     model = tiny(vocab_size=len(v), text_decoder=decoder)
     w = windows()
     t = TrainSettings(epochs=60, batch_size=4, lr=0.01, weight_decay=0.0, lambda_contrastive=0.1, temperature=0.1,
-                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="best_val")
+                      image_weight=1.0, seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="best_val")
     state, best_epoch, history = fit(model, cache, w, w, v, t)
     assert history[-1]["train_text"] < 0.2 * history[0]["train_text"]
     task = [row["val_image"] + row["val_text"] for row in history]
@@ -205,7 +205,7 @@ def test_the_last_checkpoint_is_the_last_epochs_weights(monkeypatch):
         val_text = iter([1.0, 2.0, 3.0])
         model = tiny(vocab_size=len(v))
         t = TrainSettings(epochs=3, batch_size=4, lr=0.01, weight_decay=0.0, lambda_contrastive=0.1, temperature=0.1,
-                          seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint=checkpoint)
+                          image_weight=1.0, seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint=checkpoint)
         state, epoch, history = fit(model, cache, windows(), windows(6), v, t)
         kept[checkpoint] = state, epoch
     assert min(history, key=lambda row: row["val_image_plus_text"])["epoch"] == 1 == kept["best_val"][1]
@@ -234,7 +234,7 @@ def test_the_copy_decoder_copies_a_name_outside_its_vocabulary():
     assert v.encode(train["token_ids"][:, 1]).eq(v.unk).all()
     model = tiny(vocab_size=len(v))
     t = TrainSettings(epochs=40, batch_size=8, lr=0.01, weight_decay=0.0, lambda_contrastive=0.0, temperature=0.1,
-                      seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="last")
+                      image_weight=1.0, seed=0, schedule="constant", clip_norm=0.0, ema_decay=0.0, checkpoint="last")
     state, _, _ = fit(model, train, w, w, v, t)
     model.load_state_dict(state)
     test, tw = name_stories(4, first_name=3000)  # names never seen in training

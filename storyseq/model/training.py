@@ -44,13 +44,13 @@ class TrainSettings:
     lr: float
     weight_decay: float
     lambda_contrastive: float
+    image_weight: float
     temperature: float
     seed: int
     schedule: str
     clip_norm: float
     ema_decay: float
     checkpoint: str
-    image_weight: float = 1.0
 
     @classmethod
     def from_params(cls, train_params, **changes):
@@ -71,7 +71,7 @@ class Targets:
         return self.tokens[rows_on_device, :int(self.lengths[rows].max())]
 
 
-def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastive, temperature, image_weight=1.0):
+def batch_losses(model, cache, targets, vocab, inputs, target, lambda_contrastive, temperature, image_weight):
     """Losses of one batch of windows, given as (B, K) input rows and (B,) target rows on the CPU;
     the total weighs the image loss by image_weight and the contrastive one by lambda_contrastive.
     The rows travel to the device in one copy."""
