@@ -102,7 +102,7 @@ def test_only_the_pictures_tell_whether_night_falls_next():
 def test_the_text_only_ablation_sees_no_picture():
     cache, w = tiny_cache(), windows()
     model = tiny().eval()
-    model.image_inputs = False
+    model.config.image_inputs = False
     changed = {**cache, "image_features": torch.randn_like(cache["image_features"])}
     frames = torch.rand(*w["inputs"].shape, 3, 16, 16)
     with torch.no_grad():
@@ -110,7 +110,7 @@ def test_the_text_only_ablation_sees_no_picture():
         other, _ = model.window_context(changed["image_features"], changed["text_features"], w["inputs"])
         assert torch.equal(context, other)
         assert torch.equal(model.predict_image(context, frames), model.predict_image(context, torch.rand_like(frames)))
-        model.image_inputs = True
+        model.config.image_inputs = True
         seeing, _ = model.window_context(changed["image_features"], changed["text_features"], w["inputs"])
         assert not torch.equal(context, seeing)
 

@@ -25,13 +25,14 @@ TAPS = 3  # the frames decoder moves each pixel by one of TAPS x TAPS offsets
 REACH = 3 / 16  # its largest offset, as a share of the side
 
 
-def _conv(c_in, c_out, stride=1):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.GroupNorm(2, c_out), nn.SiLU())
+def _conv(c_in, c_out, stride=1, kernel=3):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2), nn.GroupNorm(2, c_out),
+                         nn.SiLU())
 
 
-def _colour_and_gate(channels):
-    """A 3x3 convolution to a colour image and a keep-gate, the gate's bias set to keep."""
-    head = nn.Conv2d(channels, 4, 3, padding=1)
+def _colour_and_gate(channels, kernel=3):
+    """A convolution to a colour image and a keep-gate, the gate's bias set to keep."""
+    head = nn.Conv2d(channels, 4, kernel, padding=kernel // 2)
     with torch.no_grad():
         head.bias[3] = KEEP_BIAS
     return head
@@ -49,8 +50,9 @@ class FramePredictor(nn.Module):
     Each frame is encoded at half resolution; the K maps, stacked as channels, go through a
     translator steered by the context and are decoded to full resolution beside frame K's own
     features. From there come the painted colour and keep-gate that repaint frame K where it
-    changes in place, and the per-pixel weights of TAPS x TAPS offsets of the repainted frame
-    (where each pixel of frame K+1 comes from, up to REACH of the side away)."""
+    changes in place (a 1x1 convolution at full resolution), and the per-pixel weights of
+    TAPS x TAPS offsets of the repainted frame (where each pixel of frame K+1 comes from, up to
+    REACH of the side away)."""
 
     def __init__(self, hidden_dim, channels, k):
         super().__init__()
@@ -59,7 +61,7 @@ class FramePredictor(nn.Module):
         self.scale_and_shift = nn.Linear(hidden_dim, 2 * channels)
         self.decode = nn.Sequential(nn.ConvTranspose2d(channels, channels // 2, 4, stride=2, padding=1), nn.SiLU())
         self.last_frame = _conv(3, channels // 2)
-        self.head = _colour_and_gate(channels)
+        self.head = _colour_and_gate(channels, kernel=1)
         self.taps = nn.Conv2d(channels, TAPS * TAPS, 1)
         with torch.no_grad():
             self.taps.bias[TAPS * TAPS // 2] = KEEP_BIAS * 2  # starts near "each pixel stays"
@@ -76,14 +78,15 @@ class FramePredictor(nn.Module):
 
 class Translator(nn.Module):
     """The K frames' half-resolution maps stacked as channels (B, c_in, S/2, S/2) -> (B, c_out,
-    S/2, S/2): a layer at half resolution, a branch down to a quarter (two layers there; its
-    output upsampled and added), and a layer to c_out. The branch widens what each position sees
-    from about 11 to about 25 input pixels across, so that where a shape will stand, it sees
-    where the shape stood in the last two frames: which way it walks."""
+    S/2, S/2): a 1x1 layer that mixes the frames at each position, a branch down to a quarter
+    (two 3x3 layers there; its output upsampled and added), and a 3x3 layer to c_out. The branch
+    widens what each position sees from about 7 to about 21 input pixels across, so that where
+    a shape will stand, it sees where the shape stood in the last two frames: which way it
+    walks."""
 
     def __init__(self, c_in, c_out):
         super().__init__()
-        self.first = _conv(c_in, 2 * c_out)
+        self.first = _conv(c_in, 2 * c_out, kernel=1)
         self.quarter = nn.Sequential(_conv(2 * c_out, 2 * c_out, stride=2), _conv(2 * c_out, 2 * c_out))
         self.last = _conv(2 * c_out, c_out)
 
@@ -95,9 +98,10 @@ class Translator(nn.Module):
 def _moved(image, weights, step):
     """Each pixel of `image` (B, 3, S, S) replaced by the weighted sum of its TAPS x TAPS offsets,
     `step` pixels apart; weights (B, TAPS * TAPS, S, S)."""
-    b, _, size, _ = image.shape
+    size = image.shape[-1]
     padded = F.pad(image, (TAPS // 2 * step,) * 4, mode="replicate")
-    shifted = F.unfold(padded, TAPS, dilation=step).view(b, 3, TAPS * TAPS, size, size)
+    shifted = torch.stack([padded[..., i * step:i * step + size, j * step:j * step + size]
+                           for i in range(TAPS) for j in range(TAPS)], dim=2)
     return (shifted * weights[:, None]).sum(2)
 
 

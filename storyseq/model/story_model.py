@@ -49,7 +49,6 @@ class StoryModel(nn.Module):
     def __init__(self, config):
         super().__init__()
         c = self.config = config
-        self.image_inputs = c.image_inputs
         self.image_proj = nn.Sequential(nn.LayerNorm(c.image_dim), nn.Linear(c.image_dim, c.embed_dim))
         self.text_proj = nn.Sequential(nn.LayerNorm(c.text_dim), nn.Linear(c.text_dim, c.embed_dim))
         self.fuse = nn.Sequential(nn.Linear(2 * c.embed_dim, c.hidden_dim), nn.ReLU(), Dropout(c.dropout))
@@ -70,7 +69,7 @@ class StoryModel(nn.Module):
     def context(self, image_emb, text_emb):
         """(B, K, D) projections -> (story context (B, H), LSTM outputs (B, K, H)). Without
         image_inputs (the text-only ablation) the image projections are zeroed: only words go in."""
-        if not self.image_inputs:
+        if not self.config.image_inputs:
             image_emb = torch.zeros_like(image_emb)
         steps, _ = self.lstm(self.fuse(torch.cat([image_emb, text_emb], dim=-1)))
         return steps[:, -1], steps
@@ -87,7 +86,7 @@ class StoryModel(nn.Module):
     def predict_image(self, context, frames):
         """Frame K+1's picture from the story context and frames 1..K's pixels (B, K, 3, S, S),
         which the text-only ablation does not see: it paints from the context alone."""
-        return self.image_decoder(context, frames if self.image_inputs else torch.zeros_like(frames))
+        return self.image_decoder(context, frames if self.config.image_inputs else torch.zeros_like(frames))
 
     def window_context(self, image_features, text_features, inputs):
         """Context and LSTM outputs for windows given as (B, K) rows into the feature tensors."""
